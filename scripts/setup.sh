@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up TDKG on a fresh Debian machine: a virtualenv with the package, and with --test the
+# Debian packages the test suite needs (a Java runtime and the OWL API for the ontology checks).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEST_PACKAGES=(default-jre-headless libowlapi-java)
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+missing_debs() {
+  local pkg
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || echo "$pkg"; done
+}
+
+install_debs() {
+  local todo
+  todo=$(missing_debs "$@")
+  [[ -z "$todo" ]] && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: please install these Debian packages: $todo" >&2
+    return 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $todo >/dev/null
+}
+
+if (( want_test )); then
+  install_debs "${TEST_PACKAGES[@]}"
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+extras=""
+(( want_test )) && extras="[test]"
+.venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+echo "setup: done (.venv ready${extras:+, test tools installed})"

@@ -1,0 +1,46 @@
+"""The HTTP side of TDKG: a Flask app that only reads the store the pipeline published.
+
+``create_app(settings)`` is the app factory; the production WSGI server (gunicorn) is started by
+:mod:`.runner`. Blueprints: :mod:`.sparql` (the SPARQL 1.1 Protocol endpoint) and :mod:`.ops`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from flask_cors import CORS
+
+from tdkg.settings import Settings
+
+from . import errors, ops, sparql
+from .cache import AnswerCache
+from .live import LiveStore
+
+
+def create_app(settings: Settings) -> Flask:
+    app = Flask(__name__)
+    app.config["TDKG"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    pool_size = 1 if settings.updates_enabled else max(1, min(settings.threads, 2))
+    app.config["TDKG_LIVE"] = LiveStore(settings.store_root, pool_size, settings.updates_enabled)
+    app.config["TDKG_CACHE"] = AnswerCache(settings.cache_entries)
+    CORS(app, resources={r"/sparql/?": {"origins": "*", "methods": ["GET", "POST", "OPTIONS"]},
+                         r"/healthz": {"origins": "*"}},
+         allow_headers=["Content-Type", "Accept", "Cache-Control"], send_wildcard=True,
+         expose_headers=["Server-Timing", "TDKG-Truncated", "TDKG-Result-Limit"])
+    app.register_blueprint(sparql.bp)
+    app.register_blueprint(ops.bp)
+    ops.install(app)
+    errors.register(app)
+    logging.getLogger("tdkg").setLevel(logging.INFO)
+    threading.Thread(target=_warm, args=(app.config["TDKG_LIVE"],), daemon=True).start()
+    return app
+
+
+def _warm(live: LiveStore) -> None:
+    """Open the store in one query worker now, so the first request does not wait for it."""
+    try:
+        live.snapshot().pool.warm()
+    except Exception as err:  # no store yet, or it cannot open: the first request will say why
+        logging.getLogger("tdkg.server").warning("warm-up skipped: %s", err)

@@ -1,0 +1,77 @@
+"""What a query worker process does: run one SPARQL operation on the store and serialize it.
+
+This module has no Flask in it: it is run in the killable worker processes of :mod:`.pool`
+(and can be called directly in tests). Jobs and answers are plain dicts so they pickle cheaply.
+"""
+from __future__ import annotations
+
+import time
+
+import pyoxigraph as ox
+
+from . import results
+
+
+def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
+    return ox.DefaultGraph() if name == "" else ox.NamedNode(name)
+
+
+def dataset_args(job: dict) -> dict:
+    """pyoxigraph keyword arguments for the dataset the endpoint chose (None: the query's own)."""
+    args = {}
+    if job.get("default_graph") is not None:
+        args["default_graph"] = [_graph(g) for g in job["default_graph"]]
+    if job.get("named_graphs") is not None:
+        args["named_graphs"] = [ox.NamedNode(g) for g in job["named_graphs"]]
+    return args
+
+
+def run_query(store: ox.Store, job: dict) -> dict:
+    answer = store.query(job["text"], base_iri=job.get("base_iri"), **dataset_args(job))
+    fmt, cap = job.get("fmt"), job["cap"]
+    if isinstance(answer, ox.QueryBoolean):
+        fmt = fmt if fmt in results.RESULTS_FORMAT else "json"
+        return {"kind": "boolean", "fmt": fmt, "body": results.boolean(answer, fmt),
+                "count": 1, "truncated": False}
+    if isinstance(answer, ox.QuerySolutions):
+        fmt = fmt if fmt in results.RESULTS_FORMAT else "json"
+        body, count, truncated = results.solutions(answer, fmt, cap)
+        return {"kind": "bindings", "fmt": fmt, "body": body, "count": count, "truncated": truncated}
+    fmt = fmt if fmt in results.RDF_FORMAT else "turtle"
+    body, count, truncated = results.graph(answer, fmt, cap)
+    return {"kind": "graph", "fmt": fmt, "body": body, "count": count, "truncated": truncated}
+
+
+def run_update(store: ox.Store, job: dict) -> dict:
+    store.update(job["text"], base_iri=job.get("base_iri"))
+    store.flush()
+    return {"kind": "update", "fmt": None, "body": b"", "count": 0, "truncated": False}
+
+
+def run(store: ox.Store, job: dict) -> tuple:
+    """('ok', answer) or ('error', kind, message); kinds: syntax, eval."""
+    started = time.perf_counter()
+    try:
+        answer = run_update(store, job) if job["op"] == "update" else run_query(store, job)
+    except SyntaxError as err:
+        return ("error", "syntax", str(err))
+    except (OSError, ValueError, TypeError, RuntimeError) as err:
+        return ("error", "eval", f"{type(err).__name__}: {err}")
+    answer["elapsed"] = time.perf_counter() - started
+    return ("ok", answer)
+
+
+def open_store(path: str, writable: bool) -> ox.Store:
+    return ox.Store(path) if writable else ox.Store.read_only(path)
+
+
+def serve(conn, path: str, writable: bool) -> None:
+    """Worker process main loop: open the store once, then answer jobs until the pipe closes."""
+    store = open_store(path, writable)
+    conn.send(("ready",))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        conn.send(run(store, job))

@@ -1,0 +1,136 @@
+"""Serializers for query answers, with a cap on the number of rows or triples.
+
+Implements SPARQL 1.1 Query Results JSON, XML, CSV and TSV for solutions (written here because
+the cap must stop the iteration part-way, which pyoxigraph's own serializer cannot), and delegates
+booleans and RDF graphs to pyoxigraph's serializers.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from collections.abc import Iterable
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+from tdkg.namespaces import PREFIXES
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+RESULTS_FORMAT = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
+                  "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV}
+RDF_FORMAT = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES,
+              "jsonld": ox.RdfFormat.JSON_LD, "rdfxml": ox.RdfFormat.RDF_XML}
+
+
+def take(items: Iterable, cap: int) -> tuple[list, bool]:
+    """At most ``cap`` items, and whether there were more."""
+    head = list(itertools.islice(items, cap + 1))
+    return head[:cap], len(head) > cap
+
+
+def solutions(answer: ox.QuerySolutions, fmt: str, cap: int) -> tuple[bytes, int, bool]:
+    names = [v.value for v in answer.variables]
+    rows, truncated = take(answer, cap)
+    table = [[row[name] for name in names] for row in rows]
+    body = WRITERS[fmt](names, table, truncated)
+    return body.encode("utf-8"), len(rows), truncated
+
+
+def boolean(answer: ox.QueryBoolean, fmt: str) -> bytes:
+    return answer.serialize(format=RESULTS_FORMAT[fmt])
+
+
+def graph(triples: Iterable[ox.Triple], fmt: str, cap: int) -> tuple[bytes, int, bool]:
+    head, truncated = take(triples, cap)
+    prefixes = PREFIXES if fmt in ("turtle", "rdfxml") else None
+    return ox.serialize(head, format=RDF_FORMAT[fmt], prefixes=prefixes), len(head), truncated
+
+
+def _json_term(term) -> dict:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Triple):
+        return {"type": "triple", "value": {k: _json_term(getattr(term, k))
+                                            for k in ("subject", "predicate", "object")}}
+    out = {"type": "literal", "value": term.value}
+    if term.language:
+        out["xml:lang"] = term.language
+    elif term.datatype.value != XSD_STRING:
+        out["datatype"] = term.datatype.value
+    return out
+
+
+def write_json(names: list[str], table: list[list], truncated: bool) -> str:
+    bindings = [{n: _json_term(t) for n, t in zip(names, row) if t is not None} for row in table]
+    doc = {"head": {"vars": names}, "results": {"bindings": bindings}}
+    if truncated:
+        doc["truncated"] = True
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def _xml_term(term) -> str:
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, ox.Triple):
+        parts = "".join(f"<{k}>{_xml_term(getattr(term, k))}</{k}>"
+                        for k in ("subject", "predicate", "object"))
+        return f"<triple>{parts}</triple>"
+    if term.language:
+        return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+    if term.datatype.value != XSD_STRING:
+        return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+    return f"<literal>{escape(term.value)}</literal>"
+
+
+def write_xml(names: list[str], table: list[list], truncated: bool) -> str:
+    out = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">',
+           "<head>" + "".join(f"<variable name={quoteattr(n)}/>" for n in names) + "</head>",
+           "<results>"]
+    for row in table:
+        cells = "".join(f"<binding name={quoteattr(n)}>{_xml_term(t)}</binding>"
+                        for n, t in zip(names, row) if t is not None)
+        out.append(f"<result>{cells}</result>")
+    out.append("</results></sparql>\n")
+    if truncated:
+        out.insert(1, "<!-- truncated: more results exist than the endpoint's cap -->")
+    return "\n".join(out)
+
+
+def _csv_value(term) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.BlankNode):
+        return "_:" + term.value
+    if isinstance(term, ox.Triple):
+        return str(term)
+    return term.value
+
+
+def write_csv(names: list[str], table: list[list], truncated: bool) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(names)
+    writer.writerows([_csv_value(t) for t in row] for row in table)
+    return buf.getvalue()
+
+
+def _tsv_value(term) -> str:
+    if term is None:
+        return ""
+    return str(term).replace("\t", "\\t")
+
+
+def write_tsv(names: list[str], table: list[list], truncated: bool) -> str:
+    lines = ["\t".join("?" + n for n in names)]
+    lines += ["\t".join(_tsv_value(t) for t in row) for row in table]
+    return "\n".join(lines) + "\n"
+
+
+WRITERS = {"json": write_json, "xml": write_xml, "csv": write_csv, "tsv": write_tsv}

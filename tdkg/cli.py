@@ -1,0 +1,73 @@
+"""The ``tdkg`` command: a thin layer over the pipeline and the server.
+
+    tdkg build   parse, validate, reason and publish a new store (the old one stays on failure)
+    tdkg serve   build if the sources changed, then serve the SPARQL endpoint with gunicorn
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .pipeline.build import build, is_stale
+from .pipeline.errors import BuildError
+from .settings import FIELDS, Settings, load_settings
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    for field, (help_text, kind) in FIELDS.items():
+        flag = "--" + field.replace("_", "-")
+        parser.add_argument(flag, dest=field, default=None, metavar=field.upper(),
+                            help=f"{help_text} [env TDKG_{field.upper()}]")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="tdkg", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="command", required=True)
+    b = commands.add_parser("build", help="build and publish the store")
+    b.add_argument("--data-dir", type=Path, help="read facts from here instead of data/ttl/")
+    b.add_argument("--skip-validation", action="store_true", help="do not run the SHACL shapes")
+    s = commands.add_parser("serve", help="serve the SPARQL endpoint (builds first if needed)")
+    s.add_argument("--no-build", action="store_true", help="serve the published store as it is")
+    for sub in (b, s):
+        _add_settings(sub)
+    return top
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings({f: getattr(args, f, None) for f in FIELDS})
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        build(settings, data_dir=args.data_dir, validate_data=not args.skip_validation,
+              log=lambda m: print(m, file=sys.stderr))
+    except BuildError as err:
+        print(f"build failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.no_build and is_stale(settings):
+        try:
+            build(settings, log=lambda m: print(m, file=sys.stderr))
+        except BuildError as err:
+            print(f"build failed: {err}", file=sys.stderr)
+            if is_stale(settings) and not (settings.store_root / "current").exists():
+                return 1
+            print("serving the last good store", file=sys.stderr)
+    from .server.runner import serve
+    print(f"serving http://{settings.host}:{settings.port}/sparql", file=sys.stderr)
+    serve(settings)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = settings_from(args)
+    return {"build": cmd_build, "serve": cmd_serve}[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Settings shared by the pipeline, the server and the command line.
+
+Every setting has an environment variable (``TDKG_*``) and a command-line flag of the same
+name; flags win over the environment, the environment over the defaults below. The README's
+"Settings" table is generated from :data:`FIELDS` and checked by a test.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    project_dir: Path = Path(".")
+    state_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    timeout: float = 30.0
+    max_results: int = 10_000
+    max_body: int = 1_048_576
+    service_allowlist: tuple[str, ...] = ()
+    update_token: str | None = None
+    workers: int = 2
+    threads: int = 4
+    cache_entries: int = 2048
+
+    @property
+    def store_root(self) -> Path:
+        return self.state_dir if self.state_dir is not None else self.project_dir / "var"
+
+    @property
+    def ontology_dir(self) -> Path:
+        return self.project_dir / "ontology"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.project_dir / "data" / "ttl"
+
+    @property
+    def updates_enabled(self) -> bool:
+        return bool(self.update_token)
+
+
+#: field name → (help text, parser)
+FIELDS: dict[str, tuple[str, type]] = {
+    "project_dir": ("folder holding ontology/ and data/ttl/ (default: current folder)", Path),
+    "state_dir": ("where builds and the live store are kept (default: PROJECT_DIR/var)", Path),
+    "host": ("interface to bind; keep it on loopback", str),
+    "port": ("TCP port of the HTTP server", int),
+    "timeout": ("seconds a query may run before it is killed (503 with a message)", float),
+    "max_results": ("most rows or triples in one answer; larger answers are cut and say so", int),
+    "max_body": ("largest request body in bytes (413 above it)", int),
+    "service_allowlist": ("comma-separated endpoint IRIs that SERVICE may call (empty: none)", str),
+    "update_token": ("bearer token that enables SPARQL Update (unset: read-only)", str),
+    "workers": ("HTTP worker processes", int),
+    "threads": ("threads per worker process", int),
+    "cache_entries": ("answers kept in each worker's answer cache (0 disables it)", int),
+}
+
+
+def env_name(field: str) -> str:
+    return "TDKG_" + field.upper()
+
+
+def _coerce(field: str, raw: object) -> object:
+    if field == "service_allowlist":
+        if isinstance(raw, (tuple, list)):
+            return tuple(raw)
+        return tuple(s.strip() for s in str(raw).split(",") if s.strip())
+    return FIELDS[field][1](raw)
+
+
+def load_settings(overrides: dict[str, object] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Defaults, then ``TDKG_*`` environment variables, then explicit ``overrides``."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for field in FIELDS:
+        if env_name(field) in environ and environ[env_name(field)] != "":
+            values[field] = _coerce(field, environ[env_name(field)])
+    for field, raw in (overrides or {}).items():
+        if raw is not None:
+            values[field] = _coerce(field, raw)
+    return Settings(**values)

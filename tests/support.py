@@ -1,0 +1,88 @@
+"""Starting and stopping real TDKG servers for the tests: the `tdkg` entry point on 127.0.0.1."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+PROJECT = Path(__file__).resolve().parents[1]
+TDKG = [sys.executable, "-m", "tdkg.cli"]
+
+
+def find_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_tdkg(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*TDKG, *args], cwd=PROJECT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+class Server:
+    """A `tdkg serve` process on a free loopback port, stopped by :meth:`stop`."""
+
+    def __init__(self, state_dir: Path, *flags: str, env: dict | None = None):
+        self.port = find_free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = state_dir.parent / f"server-{self.port}.log"
+        cmd = [*TDKG, "serve", "--no-build", "--state-dir", str(state_dir),
+               "--host", "127.0.0.1", "--port", str(self.port), *flags]
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(cmd, cwd=PROJECT, stdout=self._log_file,
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        env={**os.environ, **(env or {})})
+        self.wait_ready()
+
+    def wait_ready(self, deadline_s: float = 60) -> None:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server not ready within {deadline_s} s:\n{self.output()}")
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self._log_file.close()
+
+    # --- talking to it -------------------------------------------------------------------
+    def sparql(self, query: str, accept: str | None = None, **params: str) -> requests.Response:
+        headers = {"Accept": accept} if accept else {}
+        return requests.get(self.url + "/sparql", params={"query": query, **params},
+                            headers=headers, timeout=60)
+
+    def select(self, query: str, **params: str) -> list[dict[str, str]]:
+        """Rows of a SELECT as {variable: lexical value}; fails loudly on an error status."""
+        response = self.sparql(query, accept="application/sparql-results+json", **params)
+        assert response.status_code == 200, response.text
+        return [{k: v["value"] for k, v in row.items()}
+                for row in response.json()["results"]["bindings"]]
+
+    def ask(self, query: str, **params: str) -> bool:
+        response = self.sparql(query, **params)
+        assert response.status_code == 200, response.text
+        return response.json()["boolean"]

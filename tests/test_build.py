@@ -1,0 +1,73 @@
+"""The build: syntax errors name file and line, violations fail it, and a failed build never
+replaces the store being served."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import requests
+
+from support import PROJECT, Server, run_tdkg
+
+
+def _data_copy(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(PROJECT / "data" / "ttl", data)
+    return data
+
+
+def test_broken_turtle_fails_with_file_and_line_and_old_store_keeps_serving(scratch_state, tmp_path):
+    server = Server(scratch_state)
+    try:
+        before = requests.get(server.url + "/healthz", timeout=10).json()["build"]
+        data = _data_copy(tmp_path)
+        (data / "zz-broken.ttl").write_text(
+            "@prefix tdi: <https://w3id.org/tdkg/id/> .\n\ntdi:a tdi:b tdi:c .\ntdi:a tdi:b \"open\n")
+        result = run_tdkg("build", "--state-dir", str(scratch_state), "--data-dir", str(data))
+        assert result.returncode == 1
+        assert "zz-broken.ttl:4:" in result.stderr
+        assert requests.get(server.url + "/healthz", timeout=10).json()["build"] == before
+        assert server.ask("ASK { ?s ?p ?o }")
+        assert len(list((scratch_state / "builds").iterdir())) == 1   # no half-built leftovers
+    finally:
+        server.stop()
+
+
+def test_successful_rebuild_is_picked_up_by_the_running_server(scratch_state, tmp_path):
+    server = Server(scratch_state)
+    try:
+        before = requests.get(server.url + "/healthz", timeout=10).json()["build"]
+        data = _data_copy(tmp_path)
+        (data / "zz-extra.ttl").write_text(
+            "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+            "<https://w3id.org/tdkg/id/test-marker> rdfs:label \"build marker\"@en .\n")
+        result = run_tdkg("build", "--state-dir", str(scratch_state), "--data-dir", str(data),
+                          "--skip-validation")
+        assert result.returncode == 0, result.stderr
+        assert requests.get(server.url + "/healthz", timeout=10).json()["build"] != before
+        assert server.ask('ASK { ?s ?p "build marker"@en }')
+    finally:
+        server.stop()
+
+
+def test_serve_builds_when_there_is_no_store(tmp_path):
+    state = tmp_path / "var"
+    from support import find_free_port, TDKG
+    import subprocess, os, signal
+    port = find_free_port()
+    proc = subprocess.Popen([*TDKG, "serve", "--state-dir", str(state), "--port", str(port)],
+                            cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert (state / "current" / "build.json").is_file()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
