@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tdkg import namespaces as ns
 
-from . import lexer
+from tdkg import sparqltext as lexer
 from .errors import BadRequest
 
 

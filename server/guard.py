@@ -7,7 +7,7 @@ endpoint that is not in the configured allowlist, or one that cannot be known be
 """
 from __future__ import annotations
 
-from . import lexer
+from tdkg import sparqltext as lexer
 from .errors import ServiceRefused
 
 

@@ -1,4 +1,4 @@
-"""A SPARQL 1.1 tokenizer just deep enough to find keywords outside strings, IRIs and comments.
+"""A SPARQL 1.1 tokenizer (shared by the endpoint and the rule engine) just deep enough to find keywords outside strings, IRIs and comments.
 
 The endpoint reads a query's shape before execution without building an algebra: whether it names
 a dataset (FROM, FROM NAMED; USING, WITH in updates), and which endpoints SERVICE or LOAD would
