@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Set up TDKG on a fresh Debian machine: a virtualenv with the package, and with --test the
-# Debian packages the test suite needs (a Java runtime and the OWL API for the ontology checks).
+# Debian packages the test suite needs (a JDK and the OWL API for the ontology checks).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TEST_PACKAGES=(default-jre-headless libowlapi-java)
+TEST_PACKAGES=(default-jdk-headless libowlapi-java)
 
 want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
