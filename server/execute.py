@@ -5,9 +5,14 @@ This module has no Flask in it: it is run in the killable worker processes of :m
 """
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
+from pathlib import Path
 
 import pyoxigraph as ox
+
+from tdkg.pipeline import derivations
 
 from . import results
 
@@ -48,14 +53,26 @@ def run_update(store: ox.Store, job: dict) -> dict:
     return {"kind": "update", "fmt": None, "body": b"", "count": 0, "truncated": False}
 
 
+def run_why(store: ox.Store, job: dict) -> dict:
+    build_dir = Path(job["store_path"]).parent
+    graphs = [ox.NamedNode(g) for g in job["default_graph"]]
+    tree = derivations.why(build_dir, store, graphs, *job["triple"])
+    body = json.dumps({"found": tree is not None, "explanation": tree}, ensure_ascii=False)
+    return {"kind": "why", "fmt": "json", "body": body.encode(), "count": int(tree is not None),
+            "truncated": False}
+
+
+OPERATIONS = {"query": run_query, "update": run_update, "why": run_why}
+
+
 def run(store: ox.Store, job: dict) -> tuple:
     """('ok', answer) or ('error', kind, message); kinds: syntax, eval."""
     started = time.perf_counter()
     try:
-        answer = run_update(store, job) if job["op"] == "update" else run_query(store, job)
+        answer = OPERATIONS[job["op"]](store, job)
     except SyntaxError as err:
         return ("error", "syntax", str(err))
-    except (OSError, ValueError, TypeError, RuntimeError) as err:
+    except (OSError, ValueError, TypeError, RuntimeError, sqlite3.Error) as err:
         return ("error", "eval", f"{type(err).__name__}: {err}")
     answer["elapsed"] = time.perf_counter() - started
     return ("ok", answer)
@@ -74,4 +91,5 @@ def serve(conn, path: str, writable: bool) -> None:
             job = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
+        job.setdefault("store_path", path)
         conn.send(run(store, job))

@@ -12,7 +12,9 @@ import secrets
 
 from flask import Blueprint, Response, current_app, g, request
 
-from . import dataset, description, guard, lexer, protocol
+from tdkg import sparqltext as lexer
+
+from . import dataset, description, guard, protocol
 from .errors import BadRequest, EndpointError, MalformedQuery, NotAcceptable, QueryTimeout, UpdateRefused
 from .formats import BY_NAME, NoAcceptableFormat, choose, offered_for
 from .pool import Timeout, WorkerDied
@@ -128,7 +130,7 @@ def run_update(operation: protocol.Operation) -> Response:
     live = current_app.config["TDKG_LIVE"].snapshot()
     call_worker(live.pool, {"op": "update", "text": text, "base_iri": request.base_url})
     live.generation += 1
-    return Response(status=204)
+    return Response(status=204, content_type=None)
 
 
 def _check_token(token: str | None) -> None:

@@ -2,6 +2,8 @@
 
     tdkg build   parse, validate, reason and publish a new store (the old one stays on failure)
     tdkg serve   build if the sources changed, then serve the SPARQL endpoint with gunicorn
+    tdkg why     explain a triple: the rule and premises behind it, down to the sources
+    tdkg readme  regenerate the generated sections of README.md from the published build
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .pipeline.build import build, is_stale
+from .pipeline.build import Options, build, is_stale
 from .pipeline.errors import BuildError
 from .settings import FIELDS, Settings, load_settings
 
@@ -27,9 +29,15 @@ def parser() -> argparse.ArgumentParser:
     b = commands.add_parser("build", help="build and publish the store")
     b.add_argument("--data-dir", type=Path, help="read facts from here instead of data/ttl/")
     b.add_argument("--skip-validation", action="store_true", help="do not run the SHACL shapes")
+    b.add_argument("--no-owl-files", action="store_true",
+                   help="do not write the RDF/XML files for Protégé (for large synthetic data)")
     s = commands.add_parser("serve", help="serve the SPARQL endpoint (builds first if needed)")
     s.add_argument("--no-build", action="store_true", help="serve the published store as it is")
-    for sub in (b, s):
+    w = commands.add_parser("why", help="explain a triple of the published build")
+    for name in ("subject", "predicate", "object"):
+        w.add_argument(name, help="IRI, prefixed name (tdi:turkiye) or N-Triples literal")
+    r = commands.add_parser("readme", help="regenerate README.md's generated sections")
+    for sub in (b, s, w, r):
         _add_settings(sub)
     return top
 
@@ -40,7 +48,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        build(settings, data_dir=args.data_dir, validate_data=not args.skip_validation,
+        options = Options(validate=not args.skip_validation, owl_files=not args.no_owl_files)
+        build(settings, data_dir=args.data_dir, options=options,
               log=lambda m: print(m, file=sys.stderr))
     except BuildError as err:
         print(f"build failed: {err}", file=sys.stderr)
@@ -63,10 +72,37 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_why(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    import pyoxigraph as ox
+    from . import namespaces as ns
+    from .pipeline import derivations, store
+    build_dir = store.current_build(settings.store_root)
+    if build_dir is None:
+        print("no published build: run `tdkg build` first", file=sys.stderr)
+        return 1
+    graphs = [ox.NamedNode(g) for g in ns.FACT_GRAPHS]
+    tree = derivations.why(build_dir, ox.Store.read_only(str(build_dir / "store")), graphs,
+                           args.subject, args.predicate, args.object)
+    if tree is None:
+        print("the graph holds no such triple", file=sys.stderr)
+        return 1
+    print(json.dumps(tree, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_readme(args: argparse.Namespace, settings: Settings) -> int:
+    from .readme import update
+    print("README.md updated" if update(settings) else "README.md already current",
+          file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = settings_from(args)
-    return {"build": cmd_build, "serve": cmd_serve}[args.command](args, settings)
+    commands = {"build": cmd_build, "serve": cmd_serve, "why": cmd_why, "readme": cmd_readme}
+    return commands[args.command](args, settings)
 
 
 if __name__ == "__main__":

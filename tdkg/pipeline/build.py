@@ -6,17 +6,32 @@ is removed and the published store is left exactly as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
 
 from .. import namespaces as ns
 from ..settings import Settings
-from . import store
+from . import derivations, store
 from .convert import to_rdflib_graph
 from .errors import BuildError
 from .load import digest, load_sources, source_files
+from .owl_export import export_owl
+from .reason import reason
+from .rules import load_rules
 from .validate import load_shapes, validate
+
+
+RULES = "rules"
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What a build may leave out: benchmarks on synthetic data skip SHACL and the OWL files."""
+
+    validate: bool = True
+    owl_files: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,24 +40,26 @@ class Inputs:
 
     ontology: list[Path]
     shapes: list[Path]
+    rules: list[Path]
     data: list[Path]
 
     @classmethod
     def of(cls, ontology_dir: Path, data_dir: Path) -> "Inputs":
         files = source_files(ontology_dir)
         shapes = [f for f in files if f.name.startswith("shapes")]
-        return cls([f for f in files if f not in shapes], shapes, source_files(data_dir))
+        rules = sorted((ontology_dir / RULES).glob("*.rq"))
+        return cls([f for f in files if f not in shapes], shapes, rules, source_files(data_dir))
 
     @property
     def all(self) -> list[Path]:
-        return self.ontology + self.shapes + self.data
+        return self.ontology + self.shapes + self.rules + self.data
 
 
 def inputs_for(settings: Settings, data_dir: Path | None = None) -> Inputs:
     return Inputs.of(settings.ontology_dir, data_dir or settings.data_dir)
 
 
-def build(settings: Settings, data_dir: Path | None = None, validate_data: bool = True,
+def build(settings: Settings, data_dir: Path | None = None, options: Options = Options(),
           log=print) -> Path:
     """Build and publish a store; return its build folder. Raises :class:`BuildError`."""
     inputs = inputs_for(settings, data_dir)
@@ -51,7 +68,7 @@ def build(settings: Settings, data_dir: Path | None = None, validate_data: bool 
     root = settings.store_root
     build_dir = store.new_build_dir(root)
     try:
-        info = _run_steps(inputs, build_dir, validate_data, log)
+        info = _run_steps(inputs, build_dir, options, log)
     except BaseException:
         store.discard(build_dir)
         raise
@@ -61,31 +78,40 @@ def build(settings: Settings, data_dir: Path | None = None, validate_data: bool 
     return build_dir
 
 
-def _run_steps(inputs: Inputs, build_dir: Path, validate_data: bool, log) -> dict:
+def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log) -> dict:
     timings: dict[str, float] = {}
-    started = time.perf_counter()
-    sources = load_sources(inputs.ontology, inputs.data)
-    timings["load"] = _lap(started)
+    with _timed(timings, "load"):
+        sources = load_sources(inputs.ontology, inputs.data)
+        rules = load_rules(inputs.rules[0].parent) if inputs.rules else []
     log(f"loaded {len(sources.ontology)} ontology and {len(sources.data)} data triples "
-        f"from {len(sources.files)} files")
-    if validate_data and inputs.shapes:
-        step = time.perf_counter()
-        validate(to_rdflib_graph(sources.ontology + sources.data), load_shapes(inputs.shapes))
-        timings["validate"] = _lap(step)
+        f"from {len(sources.files)} files, {len(rules)} rules")
+    if options.validate and inputs.shapes:
+        with _timed(timings, "validate"):
+            validate(to_rdflib_graph(sources.ontology + sources.data), load_shapes(inputs.shapes))
         log(f"SHACL: {len(inputs.shapes)} shapes file(s), no violations")
-    step = time.perf_counter()
-    graphs = {ns.GRAPH_ONTOLOGY: sources.ontology, ns.GRAPH_ASSERTED: sources.data,
-              ns.GRAPH_INFERRED: []}
-    stats = store.write_store(build_dir, graphs)
-    timings["store"] = _lap(step)
+    with _timed(timings, "reason"):
+        inference = reason(sources.ontology, sources.data, rules)
+    log(f"reasoning: {len(inference.inferred)} inferred triples in {inference.rounds} rule rounds")
+    with _timed(timings, "store"):
+        graphs = {ns.GRAPH_ONTOLOGY: sources.ontology, ns.GRAPH_ASSERTED: sources.data,
+                  ns.GRAPH_INFERRED: inference.triples()}
+        stats = store.write_store(build_dir, graphs)
+        derivations.write(build_dir, inference)
+    if options.owl_files:
+        with _timed(timings, "owl"):
+            export_owl(to_rdflib_graph(sources.ontology), to_rdflib_graph(sources.data),
+                       build_dir / "owl")
     return {"id": build_dir.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "digest": digest(inputs.all), "files": [str(f) for f in inputs.all],
-            "validated": bool(validate_data and inputs.shapes), "stats": stats,
-            "timings": timings}
+            "validated": bool(options.validate and inputs.shapes), "stats": stats,
+            "rules": [r.id for r in rules], "timings": timings}
 
 
-def _lap(since: float) -> float:
-    return round(time.perf_counter() - since, 3)
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], step: str):
+    started = time.perf_counter()
+    yield
+    timings[step] = round(time.perf_counter() - started, 3)
 
 
 def is_stale(settings: Settings) -> bool:

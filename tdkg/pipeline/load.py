@@ -36,8 +36,9 @@ def parse_file(path: Path) -> list[ox.Triple]:
     """All triples of one file; a syntax error raises :class:`LoadError` with its position."""
     try:
         with path.open("rb") as handle:
+            # fresh blank node ids per file, so `_:x` in two files are two nodes
             return [q.triple for q in ox.parse(handle, format=SOURCE_SUFFIXES[path.suffix],
-                                                base_iri=path.resolve().as_uri())]
+                                                rename_blank_nodes=True)]
     except SyntaxError as err:
         line, column = _position(err)
         raise LoadError(path, line, column, str(err.msg if hasattr(err, "msg") else err)) from None

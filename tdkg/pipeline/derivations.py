@@ -1,0 +1,215 @@
+"""Where every inferred triple's explanation is kept: ``derivations.sqlite`` in the build folder.
+
+Tables: ``triple`` (N-Triples terms, origin asserted/inferred/axiom, status strength),
+``derivation`` (the rule and the premise and axiom triple ids of each inferred triple), ``rule``
+(the rule files' headers) and ``status`` (strength → status IRI). :func:`explain` walks it from an
+inferred triple down to asserted facts.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .materialize import NEUTRAL
+from .reason import Inference
+from .terms import Triple
+
+FILE = "derivations.sqlite"
+SCHEMA = """
+CREATE TABLE triple (id INTEGER PRIMARY KEY, s TEXT, p TEXT, o TEXT, origin TEXT, strength INTEGER);
+CREATE TABLE derivation (triple INTEGER PRIMARY KEY, rule TEXT, premises TEXT, axioms TEXT);
+CREATE TABLE rule (id TEXT PRIMARY KEY, summary TEXT, description TEXT, status TEXT, file TEXT);
+CREATE TABLE status (strength INTEGER PRIMARY KEY, iri TEXT);
+"""
+RULE_NAMES = {
+    "cax-sco": "class membership is inherited by super-classes (rdfs:subClassOf)",
+    "prp-spo1": "a property's values are values of its super-properties (rdfs:subPropertyOf)",
+    "prp-inv": "an inverse property holds the other way round (owl:inverseOf)",
+    "prp-symp": "a symmetric property holds both ways (owl:SymmetricProperty)",
+    "prp-trp": "a transitive property chains (owl:TransitiveProperty)",
+    "prp-dom": "a property's subject belongs to its domain (rdfs:domain)",
+    "prp-rng": "a property's object belongs to its range (rdfs:range)",
+    "prp-spo2": "a property chain implies its super-property (owl:propertyChainAxiom)",
+}
+
+
+class _Ids:
+    def __init__(self, inference: Inference):
+        self.inference, self.ids, self.rows = inference, {}, []
+
+    def of(self, t: Triple, origin: str) -> int:
+        found = self.ids.get(t)
+        if found is None:
+            found = self.ids[t] = len(self.ids) + 1
+            s, p, o = (str(self.inference.terms.term(x)) for x in t)
+            strength = self.inference.strength.get(t, NEUTRAL) if origin != "axiom" else NEUTRAL
+            self.rows.append((found, s, p, o, origin, strength))
+        return found
+
+
+def write(build_dir: Path, inference: Inference) -> Path:
+    path = build_dir / FILE
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    ids, derivations = _Ids(inference), []
+    for t, d in inference.inferred.items():
+        own = ids.of(t, "inferred")
+        premises = [ids.of(p, "inferred" if p in inference.inferred else "asserted") for p in d.premises]
+        axioms = [ids.of(a, "axiom") for a in d.axioms]
+        derivations.append((own, d.rule, ",".join(map(str, premises)), ",".join(map(str, axioms))))
+    db.executemany("INSERT INTO triple VALUES (?,?,?,?,?,?)", ids.rows)
+    db.executemany("INSERT INTO derivation VALUES (?,?,?,?)", derivations)
+    db.executemany("INSERT INTO rule VALUES (?,?,?,?,?)", _rule_rows(inference))
+    db.executemany("INSERT INTO status VALUES (?,?)",
+                   [(k, inference.status_name(k)) for k in inference.statuses])
+    db.execute("CREATE UNIQUE INDEX triple_spo ON triple (s, p, o)")
+    db.commit()
+    db.close()
+    return path
+
+
+def _rule_rows(inference: Inference) -> list[tuple]:
+    rows = [(rid, text, "OWL 2 RL rule " + rid, "weakest of the premises", "") for rid, text in RULE_NAMES.items()]
+    for rule in inference.rules:
+        rows.append((rule.id, rule.header["summary"], rule.header["description"],
+                     rule.header["status"], str(rule.path.name)))
+    return rows
+
+
+class Explainer:
+    """Reads ``derivations.sqlite`` and answers *why* for a triple, recursively."""
+
+    def __init__(self, build_dir: Path, max_depth: int = 25):
+        self.db = sqlite3.connect(f"file:{build_dir / FILE}?mode=ro", uri=True,
+                                  check_same_thread=False)
+        self.max_depth = max_depth
+        self.statuses = dict(self.db.execute("SELECT strength, iri FROM status"))
+
+    def find(self, s: str, p: str, o: str) -> int | None:
+        row = self.db.execute("SELECT id FROM triple WHERE s=? AND p=? AND o=?", (s, p, o)).fetchone()
+        return row[0] if row else None
+
+    def explain(self, triple_id: int, depth: int = 0) -> dict:
+        s, p, o, origin, strength = self.db.execute(
+            "SELECT s, p, o, origin, strength FROM triple WHERE id=?", (triple_id,)).fetchone()
+        node = {"triple": [s, p, o], "origin": origin, "status": self.statuses.get(strength)}
+        if origin != "inferred":
+            return node
+        rule, premises, axioms = self.db.execute(
+            "SELECT rule, premises, axioms FROM derivation WHERE triple=?", (triple_id,)).fetchone()
+        node["rule"] = self._rule(rule)
+        node["axioms"] = [self._plain(int(a)) for a in axioms.split(",") if a]
+        if depth >= self.max_depth:
+            node["premises"] = "…(depth limit)"
+            return node
+        node["premises"] = [self.explain(int(x), depth + 1) for x in premises.split(",") if x]
+        return node
+
+    def _rule(self, rule_id: str) -> dict:
+        row = self.db.execute("SELECT summary, description, status, file FROM rule WHERE id=?",
+                              (rule_id,)).fetchone()
+        keys = ("summary", "description", "status_policy", "file")
+        return {"id": rule_id, **dict(zip(keys, row or ("", "", "", "")))}
+
+    def _plain(self, triple_id: int) -> list[str]:
+        return list(self.db.execute("SELECT s, p, o FROM triple WHERE id=?", (triple_id,)).fetchone())
+
+    def unexplained(self) -> int:
+        """Inferred triples without a derivation row: must be zero."""
+        return self.db.execute("SELECT COUNT(*) FROM triple t LEFT JOIN derivation d "
+                               "ON d.triple = t.id WHERE t.origin='inferred' AND d.triple IS NULL"
+                               ).fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+PROVENANCE = """PREFIX tdkg: <https://w3id.org/tdkg/ontology#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX schema: <https://schema.org/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?document ?title ?footnote ?number ?url ?status ?claimedBy ?deniedBy ?label WHERE {
+  VALUES ?node { %s }
+  OPTIONAL { ?node rdfs:label ?label }
+  OPTIONAL { ?node tdkg:statedIn ?document OPTIONAL { ?document dcterms:title ?title } }
+  OPTIONAL { ?node tdkg:status ?status }
+  OPTIONAL { ?node tdkg:citation ?footnote . ?footnote tdkg:footnoteNumber ?number
+             OPTIONAL { ?footnote tdkg:citesWork ?work . ?work schema:url ?url } }
+  OPTIONAL { ?node tdkg:claimedBy ?claimedBy }
+  OPTIONAL { ?node tdkg:deniedBy ?deniedBy }
+}"""
+MENTIONS = """PREFIX tdkg: <https://w3id.org/tdkg/ontology#>
+SELECT ?document WHERE { %s tdkg:mentionedIn ?document }"""
+
+
+def provenance(store, default_graph: list, triple: list[str]) -> dict:
+    """The source of an asserted triple: the fact node it belongs to (its subject, else its
+    object) with document, footnote, cited URL and status; for a plain identity statement, the
+    documents that mention its subject."""
+    import pyoxigraph as ox
+    for position in (0, 2):
+        term = triple[position]
+        if not term.startswith("<"):
+            continue
+        node = ox.NamedNode(term[1:-1])
+        rows = list(store.query(PROVENANCE % term, default_graph=default_graph))
+        if rows and rows[0]["status"] is not None:
+            return {"fact": node.value, **{k: _value(rows[0][k]) for k in (
+                "label", "document", "title", "footnote", "number", "url", "status",
+                "claimedBy", "deniedBy") if rows[0][k] is not None}}
+    if not triple[0].startswith("<"):
+        return {}
+    docs = [r["document"].value for r in store.query(MENTIONS % triple[0],
+                                                       default_graph=default_graph)]
+    return {"mentionedIn": docs} if docs else {}
+
+
+def _value(term) -> str:
+    return term.value
+
+
+def with_provenance(tree: dict, store, default_graph: list) -> dict:
+    """``tree`` (from :meth:`Explainer.explain`) with each asserted leaf's source added."""
+    if tree["origin"] == "asserted":
+        tree["source"] = provenance(store, default_graph, tree["triple"])
+    for premise in tree.get("premises", []) if isinstance(tree.get("premises"), list) else []:
+        with_provenance(premise, store, default_graph)
+    return tree
+
+
+def term_key(text: str) -> str:
+    """A term as given by a person (IRI with or without <>, prefixed name, N-Triples literal)
+    in the N-Triples form the derivation table uses."""
+    import pyoxigraph as ox
+    from ..namespaces import PREFIXES
+    text = text.strip()
+    if text.startswith(("<", '"', "_:")):
+        parsed = next(iter(ox.parse(f"<urn:s> <urn:p> {text} .", format=ox.RdfFormat.N_TRIPLES)))
+        return str(parsed.object)
+    prefix, _, local = text.partition(":")
+    if prefix in PREFIXES and not local.startswith("//"):
+        return f"<{PREFIXES[prefix]}{local}>"
+    return f"<{text}>"
+
+
+ASSERTED = "ASK {{ GRAPH <{graph}> {{ {s} {p} {o} }} }}"
+
+
+def why(build_dir: Path, store, default_graph: list, s: str, p: str, o: str) -> dict | None:
+    """The explanation of a triple down to asserted facts, or None if the graph does not hold it."""
+    from ..namespaces import GRAPH_ASSERTED, GRAPH_ONTOLOGY
+    key = [term_key(x) for x in (s, p, o)]
+    explainer = Explainer(build_dir)
+    try:
+        found = explainer.find(*key)
+        tree = explainer.explain(found) if found is not None else None
+    finally:
+        explainer.close()
+    if tree is None:
+        graph = next((g for g in (GRAPH_ASSERTED, GRAPH_ONTOLOGY)
+                      if store.query(ASSERTED.format(graph=g, s=key[0], p=key[1], o=key[2]))), None)
+        if graph is None:
+            return None
+        tree = {"triple": key, "origin": "asserted" if graph == GRAPH_ASSERTED else "axiom",
+                "status": None}
+    return with_provenance(tree, store, default_graph)

@@ -1,0 +1,174 @@
+"""The OWL half of the reasoning step: a forward chainer over interned triples.
+
+Rules (OWL 2 RL names, see :mod:`.tbox`): cax-sco, prp-spo1, prp-inv, prp-symp, prp-trp,
+prp-dom, prp-rng, prp-spo2 (chains of two), and cax-dw as a consistency check.
+
+Every inferred triple keeps one derivation: the rule, the premise triples and the axioms used.
+Triples carry a status strength (from the fact node they describe; an inference takes the weakest
+of its premises), and the agenda is processed strongest first, like Dijkstra's algorithm on
+bottleneck paths, so the derivation kept for each triple is its best-supported one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+from collections import defaultdict
+
+from .errors import InconsistencyError
+from .tbox import RDF, TBox
+from .terms import Interner, Triple
+
+NEUTRAL = 1_000_000   # strength of a triple no status applies to (ontology axioms, plain labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Derivation:
+    rule: str
+    premises: tuple[Triple, ...]
+    axioms: tuple[Triple, ...]
+    strength: int
+
+
+class Materializer:
+    def __init__(self, terms: Interner, tbox: TBox):
+        self.terms, self.tbox = terms, tbox
+        self.type = terms.id(RDF + "type")
+        self.strength: dict[Triple, int] = {}          # every known triple → best strength
+        self.derivations: dict[Triple, Derivation] = {}
+        self.final: set[Triple] = set()
+        self.asserted: set[Triple] = set()
+        self.order: list[Triple] = []                  # final triples, in the order they became so
+        self._agenda: list[tuple[int, int, Triple]] = []
+        self._seq = itertools.count()
+        indexed = tbox.chain_props | set(tbox.transitive)
+        self.by_s = {p: defaultdict(set) for p in indexed}
+        self.by_o = {p: defaultdict(set) for p in indexed}
+
+    # --- adding ---------------------------------------------------------------------------
+    def assert_triple(self, t: Triple, strength: int) -> None:
+        self.asserted.add(t)
+        if strength > self.strength.get(t, -1):
+            self.strength[t] = strength
+            self.derivations.pop(t, None)
+            heapq.heappush(self._agenda, (-strength, next(self._seq), t))
+
+    def derive(self, t: Triple, rule: str, premises: tuple[Triple, ...],
+               axioms: tuple[Triple, ...] = ()) -> None:
+        strength = min((self.strength[p] for p in premises), default=NEUTRAL)
+        if t in self.asserted or t in self.final or strength <= self.strength.get(t, -1):
+            return
+        self.strength[t] = strength
+        self.derivations[t] = Derivation(rule, premises, axioms, strength)
+        heapq.heappush(self._agenda, (-strength, next(self._seq), t))
+
+    # --- running --------------------------------------------------------------------------
+    def run(self) -> int:
+        """Process the agenda to a fixpoint; return how many triples became final."""
+        done = 0
+        while self._agenda:
+            negative, _, t = heapq.heappop(self._agenda)
+            if t in self.final or -negative != self.strength[t]:
+                continue
+            self.final.add(t)
+            self.order.append(t)
+            self._index(t)
+            self._apply(t)
+            done += 1
+        return done
+
+    def _index(self, t: Triple) -> None:
+        s, p, o = t
+        if p in self.by_s:
+            self.by_s[p][s].add(o)
+            self.by_o[p][o].add(s)
+
+    def _apply(self, t: Triple) -> None:
+        s, p, o = t
+        if p == self.type:
+            self._class_rules(t)
+        elif p not in self.tbox.annotation:
+            self._property_rules(t)
+
+    def _class_rules(self, t: Triple) -> None:
+        s, _, c = t
+        for d, axiom in self.tbox.super_classes.get(c, ()):
+            self.derive((s, self.type, d), "cax-sco", (t,), (axiom,))
+        for d, axiom in self.tbox.disjoint.get(c, ()):
+            if (s, self.type, d) in self.final:
+                self._clash(s, c, d, axiom)
+
+    def _property_rules(self, t: Triple) -> None:
+        s, p, o = t
+        tbox, literal = self.tbox, self.terms.is_literal(o)
+        for q, axiom in tbox.super_props.get(p, ()):
+            self.derive((s, q, o), "prp-spo1", (t,), (axiom,))
+        for d, axiom in tbox.domains.get(p, ()):
+            self.derive((s, self.type, d), "prp-dom", (t,), (axiom,))
+        if literal:
+            return
+        for q, axiom in tbox.inverses.get(p, ()):
+            self.derive((o, q, s), "prp-inv", (t,), (axiom,))
+        if p in tbox.symmetric:
+            self.derive((o, p, s), "prp-symp", (t,), (tbox.symmetric[p],))
+        if p not in tbox.datatype_props:
+            for r, axiom in tbox.ranges.get(p, ()):
+                self.derive((o, self.type, r), "prp-rng", (t,), (axiom,))
+        if p in tbox.transitive:
+            self._transitive(t)
+        for chain, is_first in tbox.chains_on(p):
+            self._chain(t, chain, is_first)
+
+    def _transitive(self, t: Triple) -> None:
+        s, p, o = t
+        axiom = self.tbox.transitive[p]
+        for z in list(self.by_s[p].get(o, ())):
+            self.derive((s, p, z), "prp-trp", (t, (o, p, z)), (axiom,))
+        for x in list(self.by_o[p].get(s, ())):
+            self.derive((x, p, o), "prp-trp", ((x, p, s), t), (axiom,))
+
+    def _chain(self, t: Triple, chain, is_first: bool) -> None:
+        """x first y, y second z ⊢ x result z; ``t`` is one of the two steps."""
+        s, p, o = t
+        step = chain.first if is_first else chain.second
+        near, far = (o, s) if step.inverse else (s, o)     # (x, y) or (y, z) in chain order
+        if is_first:
+            x, y = near, far
+            for z, premise in self._follow(chain.second, y, forward=True):
+                self.derive((x, chain.result, z), "prp-spo2", (t, premise), (chain.axiom,))
+        else:
+            y, z = near, far
+            for x, premise in self._follow(chain.first, y, forward=False):
+                self.derive((x, chain.result, z), "prp-spo2", (premise, t), (chain.axiom,))
+
+    def _follow(self, step, y: int, forward: bool):
+        """Nodes linked to ``y`` by ``step`` (as the step's start when forward, else its end),
+        each with the final triple that links them."""
+        p = step.prop
+        # the step relates a → b; stored triples are (a p b), or (b p a) for an inverse step
+        use_subject_index = forward != step.inverse
+        if use_subject_index:
+            for other in list(self.by_s[p].get(y, ())):
+                yield other, (y, p, other)
+        else:
+            for other in list(self.by_o[p].get(y, ())):
+                yield other, (other, p, y)
+
+    def _clash(self, s: int, c: int, d: int, axiom: Triple) -> None:
+        name = self.terms.term
+        raise InconsistencyError(
+            f"{name(s)} is both a {name(c)} and a {name(d)}, which the ontology declares "
+            f"disjoint; why it is a {name(c)}: {self._reason(s, c)}; why it is a {name(d)}: "
+            f"{self._reason(s, d)}")
+
+    def _reason(self, s: int, c: int) -> str:
+        derivation = self.derivations.get((s, self.type, c))
+        if derivation is None:
+            return "asserted"
+        return f"{derivation.rule} from " + ", ".join(
+            " ".join(str(self.terms.term(x)) for x in p) for p in derivation.premises)
+
+    # --- results --------------------------------------------------------------------------
+    def inferred(self) -> dict[Triple, Derivation]:
+        """Final triples that were derived and not also asserted."""
+        return {t: d for t, d in self.derivations.items() if t in self.final}

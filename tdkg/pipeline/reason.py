@@ -1,0 +1,91 @@
+"""Step 3 of the build: infer what the ontology and the rules entail, and why.
+
+The OWL semantics the ontology declares are applied by :mod:`.materialize`; the rules in
+``ontology/rules/`` (:mod:`.rules`) run on Oxigraph over everything known so far; the two
+alternate until neither adds a triple. The result keeps every inferred triple apart from the
+asserted ones, each with its derivation and status strength.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+import pyoxigraph as ox
+
+from .. import namespaces as ns
+from .materialize import NEUTRAL, Derivation, Materializer
+from .rules import Rule
+from .tbox import compile_tbox
+from .terms import Interner, Triple
+
+MAX_ROUNDS = 20
+STATUS = ns.TDKG + "status"
+STRENGTH = ns.TDKG + "strength"
+
+
+@dataclasses.dataclass
+class Inference:
+    terms: Interner
+    inferred: dict[Triple, Derivation]
+    strength: dict[Triple, int]
+    statuses: dict[int, int]            # strength → status individual (term id)
+    rules: list[Rule]
+    rounds: int
+
+    def triples(self) -> Iterable[ox.Triple]:
+        return (self.terms.to_triple(t) for t in self.inferred)
+
+    def status_name(self, strength: int) -> str | None:
+        status = self.statuses.get(strength)
+        return None if status is None else self.terms.term(status).value
+
+
+def _status_tables(terms: Interner, triples: list[Triple]) -> tuple[dict[int, int], dict[int, int]]:
+    """(node → strength of its status, strength → status individual)."""
+    status_p, strength_p = terms.id(STATUS), terms.id(STRENGTH)
+    strength_of = {s: int(terms.term(o).value) for s, p, o in triples if p == strength_p}
+    node_strength = {s: strength_of.get(o, NEUTRAL) for s, p, o in triples if p == status_p}
+    return node_strength, {v: k for k, v in strength_of.items()}
+
+
+def _asserted_strength(t: Triple, node_strength: dict[int, int]) -> int:
+    """A triple about a fact node is as strong as that node's status; others are neutral."""
+    return node_strength.get(t[0], node_strength.get(t[2], NEUTRAL))
+
+
+def reason(ontology: list[ox.Triple], data: list[ox.Triple], rules: list[Rule]) -> Inference:
+    """Materialize to a fixpoint; raises InconsistencyError on a clash."""
+    terms = Interner()
+    onto, facts = terms.triples(ontology), terms.triples(data)
+    node_strength, statuses = _status_tables(terms, onto + facts)
+    engine = Materializer(terms, compile_tbox(onto, terms))
+    for t in onto:
+        engine.assert_triple(t, NEUTRAL)
+    for t in facts:
+        engine.assert_triple(t, _asserted_strength(t, node_strength))
+    engine.run()
+    rounds = _apply_rules(engine, rules) if rules else 0
+    return Inference(terms, engine.inferred(), engine.strength, statuses, rules, rounds)
+
+
+def _apply_rules(engine: Materializer, rules: list[Rule]) -> int:
+    store = ox.Store()
+    loaded = 0
+    for round_no in range(1, MAX_ROUNDS + 1):
+        new = engine.order[loaded:]
+        store.bulk_extend(ox.Quad(*engine.terms.to_triple(t), ox.DefaultGraph()) for t in new)
+        loaded += len(new)
+        for rule in rules:
+            _run_rule(engine, store, rule)
+        if engine.run() == 0:
+            return round_no
+    raise RuntimeError(f"rules did not reach a fixpoint within {MAX_ROUNDS} rounds")
+
+
+def _run_rule(engine: Materializer, store: ox.Store, rule: Rule) -> None:
+    terms = engine.terms
+    for row in store.query(rule.select):
+        premises = tuple(terms.triple(t) for t in rule.premise_triples(row))
+        premises = tuple(p for p in premises if p in engine.final)
+        for conclusion in rule.conclusions(row):
+            engine.derive(terms.triple(conclusion), rule.id, premises)

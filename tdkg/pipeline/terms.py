@@ -1,0 +1,48 @@
+"""Interning RDF terms as small integers, so the materializer works on int triples."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyoxigraph as ox
+
+Triple = tuple[int, int, int]
+
+
+class Interner:
+    """A two-way table between pyoxigraph terms and ids (pyoxigraph terms hash by value)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[object, int] = {}
+        self.terms: list[object] = []
+
+    def intern(self, term) -> int:
+        found = self._ids.get(term)
+        if found is None:
+            found = self._ids[term] = len(self.terms)
+            self.terms.append(term)
+        return found
+
+    def id(self, iri: str) -> int:
+        """The id of a named node (interned if new)."""
+        return self.intern(ox.NamedNode(iri))
+
+    def triple(self, t: ox.Triple) -> Triple:
+        return (self.intern(t.subject), self.intern(t.predicate), self.intern(t.object))
+
+    def triples(self, triples: Iterable[ox.Triple]) -> list[Triple]:
+        return [self.triple(t) for t in triples]
+
+    def term(self, i: int):
+        return self.terms[i]
+
+    def to_triple(self, t: Triple) -> ox.Triple:
+        return ox.Triple(self.terms[t[0]], self.terms[t[1]], self.terms[t[2]])
+
+    def is_blank(self, i: int) -> bool:
+        return isinstance(self.terms[i], ox.BlankNode)
+
+    def is_literal(self, i: int) -> bool:
+        return isinstance(self.terms[i], ox.Literal)
+
+    def lookup(self, term) -> int | None:
+        return self._ids.get(term)
