@@ -54,7 +54,7 @@ def write(build_dir: Path, inference: Inference) -> Path:
     ids, derivations = _Ids(inference), []
     for t, d in inference.inferred.items():
         own = ids.of(t, "inferred")
-        premises = [ids.of(p, "inferred" if p in inference.inferred else "asserted") for p in d.premises]
+        premises = [ids.of(p, inference.origin(p)) for p in d.premises]
         axioms = [ids.of(a, "axiom") for a in d.axioms]
         derivations.append((own, d.rule, ",".join(map(str, premises)), ",".join(map(str, axioms))))
     db.executemany("INSERT INTO triple VALUES (?,?,?,?,?,?)", ids.rows)

@@ -31,6 +31,12 @@ class Inference:
     statuses: dict[int, int]            # strength → status individual (term id)
     rules: list[Rule]
     rounds: int
+    ontology: set[Triple]               # the ontology's own triples (axioms and their individuals)
+
+    def origin(self, t: Triple) -> str:
+        if t in self.inferred:
+            return "inferred"
+        return "axiom" if t in self.ontology else "asserted"
 
     def triples(self) -> Iterable[ox.Triple]:
         return (self.terms.to_triple(t) for t in self.inferred)
@@ -65,7 +71,7 @@ def reason(ontology: list[ox.Triple], data: list[ox.Triple], rules: list[Rule]) 
         engine.assert_triple(t, _asserted_strength(t, node_strength))
     engine.run()
     rounds = _apply_rules(engine, rules) if rules else 0
-    return Inference(terms, engine.inferred(), engine.strength, statuses, rules, rounds)
+    return Inference(terms, engine.inferred(), engine.strength, statuses, rules, rounds, set(onto))
 
 
 def _apply_rules(engine: Materializer, rules: list[Rule]) -> int:
