@@ -63,10 +63,10 @@ SECTIONS: dict[str, Callable[[Settings], str]] = {
 def render(text: str, settings: Settings) -> str:
     """``text`` with every generated section replaced by its current content."""
     for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(\n<!-- END {name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
         if pattern.search(text):
             content = make(settings)
-            text = pattern.sub(lambda m: m.group(1) + content + m.group(2), text)
+            text = pattern.sub(lambda m: m.group(1) + content + "\n" + m.group(2), text)
     return text
 
 

@@ -1,0 +1,205 @@
+"""The analyst questions in queries/*.rq, run against the live SPARQL endpoint.
+
+Each query's answer is checked against what the four source documents state.
+The endpoint's default graph is the union of ontology, asserted data and
+inferred triples; the queries climb the class hierarchy with
+rdf:type/rdfs:subClassOf* and never use the derived shortcut properties.
+"""
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+QUERIES = ROOT / "queries"
+QUERY_FILES = sorted(QUERIES.glob("*.rq"))
+TDI = "https://w3id.org/tdkg/id/"
+TDKG = "https://w3id.org/tdkg/ontology#"
+TDS = "https://w3id.org/tdkg/source/"
+
+
+def query(name: str) -> str:
+    return (QUERIES / f"{name}.rq").read_text(encoding="utf-8")
+
+
+def column(rows: list[dict[str, str]], var: str) -> set[str]:
+    return {r[var] for r in rows if var in r}
+
+
+def test_query_folder_is_not_empty():
+    assert len(QUERY_FILES) >= 15
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
+def test_query_has_grlc_header_and_answers(path, live_server):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("#+ summary:") and len(lines[0]) > len("#+ summary: ")
+    assert lines[1].startswith("#+ description:") and len(lines[1]) > len("#+ description: ")
+    assert lines[2].startswith("#+ tags:")
+    assert any(line.startswith("PREFIX ") for line in lines)
+    rows = live_server.select(path.read_text(encoding="utf-8"))
+    assert len(rows) >= 1, f"{path.name} returned no rows"
+
+
+def test_national_champions(live_server):
+    rows = live_server.select(query("national-champions"))
+    assert column(rows, "firmLabel") == {"Turkish Aerospace Industries", "ASELSAN", "ROKETSAN", "Baykar"}
+    assert column(rows, "supporterLabel") == {"Türkiye"}
+    assert column(rows, "footnoteNumber") == {"4"}
+    assert column(rows, "statusLabel") == {"reported"}
+
+
+def test_drone_export_market_share(live_server):
+    rows = live_server.select(query("drone-export-market-share"))
+    assert {float(p) for p in column(rows, "percentage")} == {65.0}
+    assert column(rows, "exporterLabel") == {"Türkiye"}
+    assert column(rows, "surpassedLabel") == {"China", "United States"}
+    assert column(rows, "footnoteNumber") == {"18"}
+
+
+def test_baghdad_pact_membership(live_server):
+    rows = live_server.select(query("baghdad-pact-membership"))
+    assert column(rows, "laterName") == {"CENTO"}
+    joined = {r["memberLabel"]: r.get("joinYear") for r in rows}
+    assert joined["Türkiye"] == "1955"
+    assert joined["Pakistan"] == "1955"
+
+
+def test_ukraine_acquisitions(live_server):
+    rows = live_server.select(query("ukraine-acquisitions"))
+    by_system = {r["system"]: r["class"] for r in rows}
+    assert by_system == {
+        TDI + "bayraktar-tb2": TDKG + "CombatDrone",
+        TDI + "mini-bayraktar": TDKG + "ReconnaissanceDrone",
+        TDI + "trlg-230": TDKG + "GuidedMultipleRocketLauncher",
+        TDI + "ukraine-ew-equipment": TDKG + "ElectronicWarfareSystem",
+        TDI + "bmc-kirpi": TDKG + "MRAP",
+        TDI + "ukraine-mortars": TDKG + "Mortar",
+        TDI + "ukraine-ammunition": TDKG + "Ammunition",
+    }
+    assert column(rows, "supplierLabel") == {"Türkiye"}
+    assert column(rows, "fromYear") == {"2022"}
+
+
+def test_kazakhstan_naval_agreement(live_server):
+    rows = live_server.select(query("kazakhstan-naval-agreement"))
+    assert column(rows, "agreement") == {TDI + "asfat-yda-zenit-naval-2023"}
+    states = {r["partyLabel"]: r.get("stateLabel") for r in rows}
+    assert states == {"Asfat": "Türkiye", "YDA Group": "Türkiye", "Uralsk Plant “Zenit” JSC": "Kazakhstan"}
+
+
+def test_technology_transfer_and_local_production(live_server):
+    rows = live_server.select(query("technology-transfer-and-local-production"))
+    assert column(rows, "agreement") == {
+        TDI + "sami-technology-transfer-2025",
+        TDI + "romania-otokar-cobra-2024",
+        TDI + "pakistan-milgem-deal-2018",
+        TDI + "asfat-yda-zenit-naval-2023",
+    }
+    places = {r["agreement"]: r.get("placeLabel") for r in rows}
+    assert places[TDI + "pakistan-milgem-deal-2018"] == "Karachi"
+    assert places[TDI + "romania-otokar-cobra-2024"] == "Romania"
+    years = {r["agreement"]: r.get("year") for r in rows}
+    assert years[TDI + "sami-technology-transfer-2025"] == "2025"
+    assert years[TDI + "pakistan-milgem-deal-2018"] == "2018"
+
+
+def test_turkey_pakistan_mutual_support(live_server):
+    rows = live_server.select(query("turkey-pakistan-mutual-support"))
+    turkey_backs = {r["issue"] for r in rows if r["supporterLabel"] == "Türkiye"}
+    pakistan_backs = {r["issue"] for r in rows if r["supporterLabel"] == "Pakistan"}
+    assert {TDI + "kashmir", TDI + "india-pakistan-conflicts", TDI + "pakistan-western-aid-access"} <= turkey_backs
+    assert pakistan_backs == {TDI + "cyprus-question", TDI + "turkiye-internal-security"}
+    western_aid = [r for r in rows if r["issue"] == TDI + "pakistan-western-aid-access"]
+    assert western_aid and western_aid[0].get("fromYear") == "1950" and western_aid[0].get("toYear") == "1959"
+
+
+def test_deal_values_by_currency(live_server):
+    rows = live_server.select(query("deal-values-by-currency"))
+    totals = {r["currency"]: float(r["total"]) for r in rows}
+    assert totals == {TDKG + "USD": 4_500_000_000.0, TDKG + "EUR": 857_000_000.0}
+
+
+def test_african_bayraktar_buyers(live_server):
+    rows = live_server.select(query("african-bayraktar-buyers"))
+    assert column(rows, "recipientLabel") == {
+        "Angola", "Burkina Faso", "Djibouti", "Ethiopia", "Libya", "Mali", "Niger", "Nigeria", "Somalia",
+    }
+    assert column(rows, "footnoteNumber") == {"15"}
+
+
+def test_timeline_order(live_server):
+    rows = live_server.select(query("timeline"))
+    order = [r["fact"] for r in rows]
+    milestones = [
+        TDI + "f000-service-entry-tb2",             # TB2 introduced, 2014
+        TDI + "f000-conflict-karabakh",             # Second Karabakh War, 2020
+        TDI + "shusha-declaration",                 # 2021
+        TDI + "f000-conflict-russo-ukrainian-war",  # February 2022
+        TDI + "saudi-akinci-deal-2023",             # 2023
+        TDI + "romania-otokar-cobra-2024",          # November 2024
+        TDI + "sami-technology-transfer-2025",      # July 2025
+    ]
+    positions = [order.index(m) for m in milestones]
+    assert positions == sorted(positions)
+    years = {r["fact"]: (r["year"], r.get("month")) for r in rows}
+    assert years[TDI + "f000-service-entry-tb2"][0] == "2014"
+    assert years[TDI + "f000-conflict-russo-ukrainian-war"] == ("2022", "2")
+    assert years[TDI + "romania-otokar-cobra-2024"] == ("2024", "11")
+    assert years[TDI + "sami-technology-transfer-2025"] == ("2025", "7")
+
+
+def test_recent_agreements_with_turkiye(live_server):
+    rows = live_server.select(query("recent-agreements-with-turkiye"))
+    assert column(rows, "agreement") == {
+        TDI + "saudi-akinci-deal-2023",
+        TDI + "asfat-yda-zenit-naval-2023",
+        TDI + "romania-otokar-cobra-2024",
+        TDI + "sami-technology-transfer-2025",
+        TDI + "ots-defence-industry-cooperation-2025",
+    }
+
+
+def test_facts_citing_footnote_14(live_server):
+    rows = live_server.select(query("facts-citing-footnote-14"))
+    ranks = {r["measuredLabel"]: r.get("rank") for r in rows}
+    assert ranks == {"United Arab Emirates": "1", "Qatar": "2", "Pakistan": "3"}
+    uae = [r for r in rows if r["measuredLabel"] == "United Arab Emirates"][0]
+    assert float(uae["percentage"]) == 18.0
+    assert (uae["fromYear"], uae["toYear"]) == ("2015", "2019")
+    assert column(rows, "url") == {
+        "https://turkishminute.com/2025/03/10/turkiyes-arms-export-up-103-pct-from-previous-5-year-period-sipri1/"
+    }
+
+
+def test_document_authors_and_footnotes(live_server):
+    rows = {r["document"]: r for r in live_server.select(query("document-authors-and-footnotes"))}
+    assert set(rows) == {TDS + "doc-000", TDS + "doc-001", TDS + "doc-002", TDS + "doc-003"}
+    assert rows[TDS + "doc-001"].get("creator") == "Kadri Taştan"
+    assert rows[TDS + "doc-002"].get("creator") == "Drishti Gupta"
+    assert "creator" not in rows[TDS + "doc-003"]
+    assert "creator" not in rows[TDS + "doc-000"]
+    with_footnotes = {d for d, r in rows.items() if r["hasFootnotes"] == "true"}
+    assert with_footnotes == {TDS + "doc-000"}
+    assert rows[TDS + "doc-000"]["footnotes"] == "29"
+
+
+def test_officially_denied_claims(live_server):
+    rows = live_server.select(query("officially-denied-claims"))
+    denials = {r["fact"]: r["deniedByLabel"] for r in rows}
+    assert denials == {
+        TDI + "f000-uzbekistan-joins-shusha": "Uzbekistan",
+        TDI + "f003-nuclear-dimension-denied": "Pakistan",
+    }
+
+
+def test_facts_by_document_and_status(live_server):
+    rows = {r["document"]: r for r in live_server.select(query("facts-by-document-and-status"))}
+    assert set(rows) == {TDS + "doc-000", TDS + "doc-001", TDS + "doc-002", TDS + "doc-003"}
+    statuses = ("reported", "claimed", "implied", "speculative", "officiallyDenied", "curatorKnowledge")
+    for doc, r in rows.items():
+        assert int(r["facts"]) == sum(int(r[s]) for s in statuses), doc
+        assert int(r["entities"]) > 0 and int(r["facts"]) > 0
+    assert sum(int(r["officiallyDenied"]) for r in rows.values()) == 2
+    assert int(rows[TDS + "doc-000"]["agreements"]) >= 6

@@ -1,0 +1,116 @@
+"""SHACL checks: the real ontology + data conform, and every bad example in
+ontology/examples/ breaks exactly the shape named in its ``# violates:`` header.
+
+The data graph is the ontology plus the data, validated with ``inference="none"``:
+the shapes rely on the ontology's rdfs:subClassOf triples being part of the data
+graph (SHACL's own notion of "SHACL instance"). The bad examples are validated
+together with the ontology's skeleton only (its rdf:type, rdfs:subClassOf and
+rdfs:subPropertyOf triples, which is everything the shapes read from it); this
+keeps the whole-graph SPARQL checks fast enough to run 26 examples in seconds.
+"""
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pyshacl
+import pytest
+import rdflib
+from rdflib.namespace import RDF, RDFS, SH
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+ONTOLOGY = ROOT / "ontology" / "tdkg.ttl"
+SHAPES = ROOT / "ontology" / "shapes.ttl"
+EXAMPLES = ROOT / "ontology" / "examples"
+DATA = ROOT / "data" / "ttl"
+HEADER = re.compile(r"^#\s*violates:\s*<([^>]+)>", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def shapes_graph() -> rdflib.Graph:
+    return rdflib.Graph().parse(SHAPES, format="turtle")
+
+
+@pytest.fixture(scope="module")
+def ontology_graph() -> rdflib.Graph:
+    return rdflib.Graph().parse(ONTOLOGY, format="turtle")
+
+
+@pytest.fixture(scope="module")
+def ontology_skeleton(ontology_graph) -> rdflib.Graph:
+    skeleton = rdflib.Graph()
+    for p in (RDF.type, RDFS.subClassOf, RDFS.subPropertyOf):
+        for t in ontology_graph.triples((None, p, None)):
+            skeleton.add(t)
+    return skeleton
+
+
+def _validate(data: rdflib.Graph, shapes: rdflib.Graph):
+    conforms, results, text = pyshacl.validate(
+        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=False
+    )
+    return conforms, results, text
+
+
+def _source_shapes(results: rdflib.Graph) -> set[str]:
+    return {
+        str(s)
+        for r in results.subjects(RDF.type, SH.ValidationResult)
+        for s in results.objects(r, SH.sourceShape)
+    }
+
+
+def test_every_shape_is_named_and_has_a_message(shapes_graph):
+    named = [
+        s
+        for cls in (SH.NodeShape, SH.PropertyShape)
+        for s in shapes_graph.subjects(RDF.type, cls)
+        if isinstance(s, rdflib.URIRef)
+    ]
+    assert len(named) >= 20
+    for shape in named:
+        has_message = any(shapes_graph.objects(shape, SH.message)) or any(
+            shapes_graph.objects(c, SH.message) for c in shapes_graph.objects(shape, SH.sparql)
+        )
+        assert has_message, f"{shape} has no sh:message"
+
+
+def test_real_data_conforms(shapes_graph, ontology_graph):
+    data = rdflib.Graph()
+    data += ontology_graph
+    files = sorted(DATA.glob("*.ttl"))
+    assert files, "no data files found"
+    for f in files:
+        data.parse(f, format="turtle")
+    conforms, _, text = _validate(data, shapes_graph)
+    assert conforms, text
+
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.ttl"))
+
+
+def test_one_example_per_named_shape(shapes_graph):
+    named = {
+        str(s)
+        for cls in (SH.NodeShape, SH.PropertyShape)
+        for s in shapes_graph.subjects(RDF.type, cls)
+        if isinstance(s, rdflib.URIRef)
+    }
+    covered = {HEADER.search(f.read_text(encoding="utf-8")).group(1) for f in EXAMPLE_FILES}
+    assert named == covered
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_bad_example_breaks_its_shape(example, shapes_graph, ontology_skeleton):
+    match = HEADER.search(example.read_text(encoding="utf-8"))
+    assert match, f"{example.name} lacks a '# violates: <shape IRI>' header"
+    expected = match.group(1)
+    assert (rdflib.URIRef(expected), None, None) in shapes_graph, (
+        f"{expected} is not a shape of shapes.ttl"
+    )
+    data = rdflib.Graph()
+    data += ontology_skeleton
+    data.parse(example, format="turtle")
+    conforms, results, text = _validate(data, shapes_graph)
+    assert not conforms, f"{example.name} unexpectedly conforms"
+    assert _source_shapes(results) == {expected}, text
