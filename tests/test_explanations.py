@@ -83,3 +83,23 @@ def test_contradiction_fails_the_build_naming_the_clash_and_old_store_keeps_serv
         assert server.ask("ASK { ?s ?p ?o }")
     finally:
         server.stop()
+
+
+def _query(name: str) -> str:
+    return (PROJECT / "queries" / name).read_text()
+
+
+def test_question_indirect_partners_through_pakistan(live_server):
+    rows = live_server.select(_query("indirect-partners-through-pakistan.rq"))
+    partners = {r["partner"].rsplit("/", 1)[-1]: r["status"].rsplit("#", 1)[-1] for r in rows}
+    assert partners.get("china") == "reported"
+    assert "pakistan" not in partners and "turkiye" not in partners
+    assert not live_server.select(_query("indirect-partners-through-pakistan.rq"), inference="false")
+
+
+def test_question_state_level_agreements_lifted_from_company_level(live_server):
+    rows = live_server.select(_query("state-level-agreements-with-turkiye.rq"))
+    states = {r["state"].rsplit("/", 1)[-1] for r in rows}
+    assert states == {"saudi-arabia", "kazakhstan", "romania"}
+    saudi = {r["status"].rsplit("#", 1)[-1] for r in rows if r["state"].endswith("saudi-arabia")}
+    assert saudi == {"implied"}       # the Saudi firms' deal rests on an implied attribution
