@@ -71,3 +71,18 @@ def test_serve_builds_when_there_is_no_store(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
+
+
+def test_shacl_violation_fails_the_build_with_a_readable_report(scratch_state, tmp_path):
+    before = (scratch_state / "current").resolve()
+    data = _data_copy(tmp_path)
+    (data / "zz-violation.ttl").write_text(
+        "@prefix tdkg: <https://w3id.org/tdkg/ontology#> .\n"
+        "@prefix tdi: <https://w3id.org/tdkg/id/> .\n"
+        "@prefix tds: <https://w3id.org/tdkg/source/> .\n"
+        "tdi:lonely-deal a tdkg:ArmsDeal ; tdkg:supplier tdi:turkiye ;\n"
+        "    tdkg:statedIn tds:doc-000 ; tdkg:status tdkg:reported .\n")
+    result = run_tdkg("build", "--state-dir", str(scratch_state), "--data-dir", str(data))
+    assert result.returncode == 1
+    assert "SHACL validation failed" in result.stderr and "lonely-deal" in result.stderr
+    assert (scratch_state / "current").resolve() == before

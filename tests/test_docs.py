@@ -29,3 +29,14 @@ def test_every_command_is_documented():
 def test_generated_sections_are_current(built_state):
     settings = load_settings({"project_dir": PROJECT, "state_dir": built_state})
     assert render(README, settings) == README, "README is stale: run `tdkg readme`"
+
+
+def test_tdkg_readme_command_fills_stale_sections(built_state, tmp_path):
+    import shutil
+    from support import run_tdkg
+    shutil.copytree(PROJECT / "queries", tmp_path / "queries")
+    stale = README.replace("| `--timeout` |", "| `--timeout-stale` |")
+    (tmp_path / "README.md").write_text(stale)
+    result = run_tdkg("readme", "--project-dir", str(tmp_path), "--state-dir", str(built_state))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "README.md").read_text() == README
