@@ -89,9 +89,61 @@ def _apply_rules(engine: Materializer, rules: list[Rule]) -> int:
 
 
 def _run_rule(engine: Materializer, store: ox.Store, rule: Rule) -> None:
-    terms = engine.terms
-    for row in store.query(rule.select):
-        premises = tuple(terms.triple(t) for t in rule.premise_triples(row))
-        premises = tuple(p for p in premises if p in engine.final)
-        for conclusion in rule.conclusions(row):
-            engine.derive(terms.triple(conclusion), rule.id, premises)
+    """Derive the rule's conclusions for each solution of its WHERE clause.
+
+    Solutions are bound straight to term ids (no pyoxigraph triples in between), and a solution
+    whose conclusions are all final already is passed over before its premises are built: on a
+    rule's second and later runs that is nearly every solution.
+    """
+    terms, final = engine.terms, engine.final
+    solutions = store.query(rule.select)
+    columns = [v.value for v in solutions.variables]
+    conclusions = _id_patterns(rule.template, terms)
+    premises = _id_patterns(rule.premises, terms)
+    used = [(i, name) for i, name in enumerate(columns)
+            if any(name in p for p in conclusions + premises)]
+    for row in solutions:
+        values = tuple(row)
+        bound = {name: terms.intern(values[i]) for i, name in used if values[i] is not None}
+        drawn = [t for t in (_bind(p, bound, terms) for p in conclusions) if t is not None]
+        if all(t in final for t in drawn):
+            continue
+        why = tuple(t for t in (_bind(p, bound, terms) for p in premises)
+                    if t is not None and t in final)
+        for t in drawn:
+            engine.derive(t, rule.id, why)
+
+
+IdPattern = tuple[int | str, int | str, int | str]     # term ids, or variable names
+
+
+def _id_patterns(patterns, terms: Interner) -> list[IdPattern]:
+    """The patterns over term ids, leaving out any that no solution can make a valid triple
+    (a constant literal as subject, a constant predicate that is not an IRI)."""
+    out = []
+    for pattern in patterns:
+        s, p, o = (x if isinstance(x, str) else terms.intern(x) for x in pattern)
+        if isinstance(s, int) and terms.is_literal(s) or isinstance(p, int) and not terms.is_iri(p):
+            continue
+        out.append((s, p, o))
+    return out
+
+
+def _bind(pattern: IdPattern, bound: dict[str, int], terms: Interner) -> Triple | None:
+    """The pattern's triple under ``bound``; None if a variable is unbound or binds a term that
+    cannot stand there (a literal subject, a predicate that is not an IRI); constants were
+    checked by :func:`_id_patterns`."""
+    s, p, o = pattern
+    if s.__class__ is str:
+        s = bound.get(s)
+        if s is None or terms.is_literal(s):
+            return None
+    if p.__class__ is str:
+        p = bound.get(p)
+        if p is None or not terms.is_iri(p):
+            return None
+    if o.__class__ is str:
+        o = bound.get(o)
+        if o is None:
+            return None
+    return s, p, o

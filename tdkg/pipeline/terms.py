@@ -44,5 +44,8 @@ class Interner:
     def is_literal(self, i: int) -> bool:
         return isinstance(self.terms[i], ox.Literal)
 
+    def is_iri(self, i: int) -> bool:
+        return isinstance(self.terms[i], ox.NamedNode)
+
     def lookup(self, term) -> int | None:
         return self._ids.get(term)
