@@ -54,6 +54,9 @@ COMPANY_SHARE = 0.45           # of the remaining entities; the rest are weapon 
 DOCS_PER_ENTITY = 0.5
 AGREEMENT_SHARE = 0.85         # of the facts added after the structural ones; rest partnerships
 ZIPF_EXPONENT = 1.0
+# The real graph's busiest actor (Türkiye) has 8 distinct partners; no synthetic actor gets more,
+# so partnership degrees keep the real shape instead of growing with the graph's size.
+MAX_PARTNERS = 8
 YEARS = (1990, 2025)
 DEFAULT_SEED = 42
 
@@ -165,6 +168,7 @@ class Generator:
         self.skew = {name: Skewed(getattr(self.pools, name)) for name in
                      ("states", "companies", "systems", "alliances", "docs")}
         self.serial = itertools.count(1)
+        self.partners: dict[str, set[str]] = {}
 
     def node(self, kind: str) -> str:
         """A fresh fact-node IRI."""
@@ -196,7 +200,7 @@ class Generator:
         node = self.node("production")
         yield from fact_triples(self.rng, node, "Production", "Production", self.skew["docs"])
         yield node, term("producer"), self.skew["companies"].pick(self.rng)
-        yield node, term("product"), system
+        yield node, term("producedSystem"), system
 
     def membership(self, state: str, alliance: str) -> Iterator[Triple]:
         """One state's membership of one alliance."""
@@ -253,13 +257,32 @@ class Generator:
             yield from self.monetary_value(node, local_name(node))
 
     def partnership(self) -> Iterator[Triple]:
-        """A partnership of two companies."""
+        """A partnership of two actors (companies or states), neither past MAX_PARTNERS."""
         node = self.node("partnership")
         yield from fact_triples(self.rng, node, "Partnership", "Partnership", self.skew["docs"])
-        companies = self.skew["companies"]
-        first = companies.pick(self.rng)
+        first = self.partner_for(None)
+        second = self.partner_for(first)
+        self.partners.setdefault(first, set()).add(second)
+        self.partners.setdefault(second, set()).add(first)
         yield node, term("firstPartner"), first
-        yield node, term("secondPartner"), self.other(lambda: companies.pick(self.rng), first)
+        yield node, term("secondPartner"), second
+
+    def partner_for(self, other: str | None) -> str:
+        """A skewed pick among actors with room for one more partner (bounded redraws, then
+        any company with room; companies far outnumber the partnerships)."""
+        def has_room(actor: str) -> bool:
+            known = self.partners.get(actor, set())
+            return actor != other and (other in known or len(known) < MAX_PARTNERS)
+        for _ in range(16):
+            actor = self.actor()
+            if has_room(actor):
+                return actor
+        companies = self.pools.companies
+        for _ in range(64 * len(companies)):
+            actor = companies[self.rng.randrange(len(companies))]
+            if has_room(actor):
+                return actor
+        raise RuntimeError("every actor already has MAX_PARTNERS partners: lower the partnership share")
 
     def relation(self) -> Iterator[Triple]:
         """An agreement or a partnership."""

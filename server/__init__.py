@@ -15,6 +15,7 @@ from tdkg.settings import Settings
 
 from . import errors, explain, ops, sparql
 from .cache import AnswerCache
+from .fastpath import ReplayCachedGets
 from .live import LiveStore
 
 
@@ -36,6 +37,9 @@ def create_app(settings: Settings) -> Flask:
     errors.register(app)
     logging.getLogger("tdkg").setLevel(logging.INFO)
     threading.Thread(target=_warm, args=(app.config["TDKG_LIVE"],), daemon=True).start()
+    if not settings.updates_enabled and settings.cache_entries > 0:
+        app.wsgi_app = ReplayCachedGets(app.wsgi_app, settings.store_root,
+                                        AnswerCache(settings.cache_entries))
     return app
 
 

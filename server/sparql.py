@@ -17,6 +17,7 @@ from tdkg import sparqltext as lexer
 from . import dataset, description, guard, protocol
 from .errors import BadRequest, EndpointError, MalformedQuery, NotAcceptable, QueryTimeout, UpdateRefused
 from .formats import BY_NAME, NoAcceptableFormat, choose, offered_for
+from .fastpath import CACHEABLE
 from .pool import Timeout, WorkerDied
 
 bp = Blueprint("sparql", __name__)
@@ -76,6 +77,7 @@ def answer(job: dict) -> Response:
     if result is None:
         result = call_worker(live.pool, job)
         cache.put(key, result, len(result["body"]))
+    request.environ[CACHEABLE] = True
     return _response(result)
 
 

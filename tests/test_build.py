@@ -38,6 +38,8 @@ def test_successful_rebuild_is_picked_up_by_the_running_server(scratch_state, tm
     server = Server(scratch_state)
     try:
         before = requests.get(server.url + "/healthz", timeout=10).json()["build"]
+        marker = 'ASK { ?s ?p "build marker"@en }'
+        assert not any(server.ask(marker) for _ in range(4))    # now cached by every worker
         data = _data_copy(tmp_path)
         (data / "zz-extra.ttl").write_text(
             "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
@@ -46,7 +48,7 @@ def test_successful_rebuild_is_picked_up_by_the_running_server(scratch_state, tm
                           "--skip-validation")
         assert result.returncode == 0, result.stderr
         assert requests.get(server.url + "/healthz", timeout=10).json()["build"] != before
-        assert server.ask('ASK { ?s ?p "build marker"@en }')
+        assert all(server.ask(marker) for _ in range(4))        # the new build is answered
     finally:
         server.stop()
 

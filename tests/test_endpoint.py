@@ -185,6 +185,15 @@ def test_server_timing_and_cache(live_server):
     assert "exec;dur=" in bypass.headers["Server-Timing"]
 
 
+def test_repeated_get_is_replayed_from_memory_with_the_same_answer(live_server):
+    query = LABELS + " OFFSET 2"
+    responses = [live_server.sparql(query) for _ in range(6)]
+    assert {r.content for r in responses} == {responses[0].content}
+    timings = [r.headers["Server-Timing"] for r in responses]
+    assert any("cache;desc=hit" in t for t in timings), timings
+    assert all(r.headers["Content-Type"] == responses[0].headers["Content-Type"] for r in responses)
+
+
 def test_request_body_limit_is_413(live_server):
     big = "ASK {} #" + "x" * (2 * 1024 * 1024)
     response = requests.post(live_server.url + "/sparql", data=big.encode(),
