@@ -6,13 +6,12 @@ prp-dom, prp-rng, prp-spo2 (chains of two), and cax-dw as a consistency check.
 Every inferred triple keeps one derivation: the rule, the premise triples and the axioms used.
 Triples carry a status strength (from the fact node they describe; an inference takes the weakest
 of its premises), and the agenda is processed strongest first, like Dijkstra's algorithm on
-bottleneck paths, so the derivation kept for each triple is its best-supported one.
+bottleneck paths, so the derivation kept for each triple is its best-supported one. There are only
+a handful of strengths, so the agenda is a bucket queue (Dial's algorithm): one stack per strength.
 """
 from __future__ import annotations
 
 import dataclasses
-import heapq
-import itertools
 from collections import defaultdict
 
 from .errors import InconsistencyError
@@ -39,8 +38,7 @@ class Materializer:
         self.final: set[Triple] = set()
         self.asserted: set[Triple] = set()
         self.order: list[Triple] = []                  # final triples, in the order they became so
-        self._agenda: list[tuple[int, int, Triple]] = []
-        self._seq = itertools.count()
+        self._buckets: dict[int, list[Triple]] = defaultdict(list)   # strength → agenda
         indexed = tbox.chain_props | set(tbox.transitive)
         self.by_s = {p: defaultdict(set) for p in indexed}
         self.by_o = {p: defaultdict(set) for p in indexed}
@@ -51,31 +49,55 @@ class Materializer:
         if strength > self.strength.get(t, -1):
             self.strength[t] = strength
             self.derivations.pop(t, None)
-            heapq.heappush(self._agenda, (-strength, next(self._seq), t))
+            self._buckets[strength].append(t)
 
     def derive(self, t: Triple, rule: str, premises: tuple[Triple, ...],
                axioms: tuple[Triple, ...] = ()) -> None:
-        strength = min((self.strength[p] for p in premises), default=NEUTRAL)
+        strength = self._weakest(premises)
         if t in self.asserted or t in self.final or strength <= self.strength.get(t, -1):
             return
-        self.strength[t] = strength
-        self.derivations[t] = Derivation(rule, premises, axioms, strength)
-        heapq.heappush(self._agenda, (-strength, next(self._seq), t))
+        self._record(t, Derivation(rule, premises, axioms, strength))
+
+    def _weakest(self, premises: tuple[Triple, ...]) -> int:
+        known = self.strength
+        if len(premises) == 1:          # the common case of the OWL rules, kept cheap
+            return known[premises[0]]
+        return min((known[p] for p in premises), default=NEUTRAL)
+
+    def derive_all(self, conclusions: list[Triple], rule: str, premises: tuple[Triple, ...]) -> None:
+        """Several conclusions of one rule solution: one shared derivation, strength taken once."""
+        strength = self._weakest(premises)
+        derivation = None
+        for t in conclusions:
+            if t in self.asserted or t in self.final or strength <= self.strength.get(t, -1):
+                continue
+            derivation = derivation or Derivation(rule, premises, (), strength)
+            self._record(t, derivation)
+
+    def _record(self, t: Triple, derivation: Derivation) -> None:
+        self.strength[t] = derivation.strength
+        self.derivations[t] = derivation
+        self._buckets[derivation.strength].append(t)
 
     # --- running --------------------------------------------------------------------------
     def run(self) -> int:
         """Process the agenda to a fixpoint; return how many triples became final."""
         done = 0
-        while self._agenda:
-            negative, _, t = heapq.heappop(self._agenda)
-            if t in self.final or -negative != self.strength[t]:
-                continue
-            self.final.add(t)
-            self.order.append(t)
-            self._index(t)
-            self._apply(t)
-            done += 1
-        return done
+        while True:
+            ready = [k for k, stack in self._buckets.items() if stack]
+            if not ready:
+                return done
+            strength = max(ready)
+            stack = self._buckets[strength]
+            while stack:            # derivations are never stronger than their premises
+                t = stack.pop()
+                if t in self.final or self.strength[t] != strength:
+                    continue        # already final, or re-queued at a better strength
+                self.final.add(t)
+                self.order.append(t)
+                self._index(t)
+                self._apply(t)
+                done += 1
 
     def _index(self, t: Triple) -> None:
         s, p, o = t

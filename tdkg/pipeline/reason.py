@@ -18,7 +18,7 @@ from .rules import Rule
 from .tbox import compile_tbox
 from .terms import Interner, Triple
 
-MAX_ROUNDS = 20
+MAX_ROUNDS = 20    # passes of a recursive stratum
 STATUS = ns.TDKG + "status"
 STRENGTH = ns.TDKG + "strength"
 
@@ -75,17 +75,43 @@ def reason(ontology: list[ox.Triple], data: list[ox.Triple], rules: list[Rule]) 
 
 
 def _apply_rules(engine: Materializer, rules: list[Rule]) -> int:
-    store = ox.Store()
-    loaded = 0
-    for round_no in range(1, MAX_ROUNDS + 1):
-        new = engine.order[loaded:]
-        store.bulk_extend(ox.Quad(*engine.terms.to_triple(t), ox.DefaultGraph()) for t in new)
-        loaded += len(new)
-        for rule in rules:
-            _run_rule(engine, store, rule)
-        if engine.run() == 0:
-            return round_no
-    raise RuntimeError(f"rules did not reach a fixpoint within {MAX_ROUNDS} rounds")
+    """Run the rules stratum by stratum (as in stratified Datalog): a stratum's rules read the
+    asserted facts and everything inferred before the stratum started, each runs once, and the
+    OWL closure of their conclusions is taken before the next stratum. Only a stratum with a
+    rule marked recursive is repeated, until it adds nothing. Returns the number of passes."""
+    store, loaded, passes = ox.Store(), 0, 0
+    wanted = _readable(engine, rules)
+    for stratum in sorted({rule.stratum for rule in rules}):
+        members = [rule for rule in rules if rule.stratum == stratum]
+        for _ in range(MAX_ROUNDS):
+            loaded = _sync(engine, store, loaded, wanted)
+            for rule in members:
+                _run_rule(engine, store, rule)
+            passes += 1
+            if engine.run() == 0 or not any(rule.recursive for rule in members):
+                break
+        else:
+            raise RuntimeError(f"stratum {stratum} did not reach a fixpoint in {MAX_ROUNDS} passes")
+    return passes
+
+
+def _readable(engine: Materializer, rules: list[Rule]):
+    """A test for the triples some rule can match; the rules' store holds only those."""
+    if any(rule.reads is None for rule in rules):
+        return lambda t: True
+    terms = engine.terms
+    pairs = {(terms.id(p), None if c is None else terms.id(c)) for r in rules for p, c in r.reads}
+    any_object = {p for p, c in pairs if c is None}
+    return lambda t: t[1] in any_object or (t[1], t[2]) in pairs
+
+
+def _sync(engine: Materializer, store: ox.Store, loaded: int, wanted) -> int:
+    """Copy the triples that became final since the last copy, and that a rule can read, into
+    the rules' store."""
+    new = engine.order[loaded:]
+    to_triple = engine.terms.to_triple
+    store.bulk_extend(ox.Quad(*to_triple(t), ox.DefaultGraph()) for t in new if wanted(t))
+    return loaded + len(new)
 
 
 def _run_rule(engine: Materializer, store: ox.Store, rule: Rule) -> None:
@@ -110,8 +136,7 @@ def _run_rule(engine: Materializer, store: ox.Store, rule: Rule) -> None:
             continue
         why = tuple(t for t in (_bind(p, bound, terms) for p in premises)
                     if t is not None and t in final)
-        for t in drawn:
-            engine.derive(t, rule.id, why)
+        engine.derive_all(drawn, rule.id, why)
 
 
 IdPattern = tuple[int | str, int | str, int | str]     # term ids, or variable names

@@ -1,7 +1,10 @@
 """The rule half of the reasoning step: versioned SPARQL CONSTRUCT files in ``ontology/rules/``.
 
 Each file states, in its ``#+`` header, what it infers (``summary``, ``description``), its
-``version`` and its ``status`` policy (how doubt in a premise carries over). The engine runs the
+``version`` and its ``status`` policy (how doubt in a premise carries over), and may give a
+``stratum`` (default 1: it reads the asserted facts and their OWL consequences; a rule that reads
+conclusions of stratum-1 rules belongs to stratum 2, and so on) and ``recursive: yes`` when it
+reads its own stratum's conclusions and must be repeated to a fixpoint. The engine runs the
 WHERE clause as a SELECT on Oxigraph, builds the template's triples from each solution, and
 records as premises the WHERE clause's triple patterns that hold for that solution.
 """
@@ -35,10 +38,19 @@ class Rule:
     select: str
     template: list[Pattern]
     premises: list[Pattern]
+    reads: frozenset[tuple[str, str | None]] | None   # (predicate, class for rdf:type); None: anything
 
     @property
     def version(self) -> str:
         return self.header["version"]
+
+    @property
+    def stratum(self) -> int:
+        return int(self.header.get("stratum", "1").split()[0])
+
+    @property
+    def recursive(self) -> bool:
+        return self.header.get("recursive", "no").lower() in ("yes", "true")
 
     @property
     def id(self) -> str:
@@ -94,12 +106,46 @@ def load_rule(path: Path) -> Rule:
     template = [_pattern(t) for t in algebra.template]
     if any(isinstance(x, ox.BlankNode) for p in template for x in p):
         raise RuleError(f"{path}: use minted IRIs, not blank nodes, in the template")
-    return Rule(path.stem, path, header, text, _as_select(text, path), template,
-                [_pattern(t) for t in _positive_patterns(algebra.p)])
+    premises = [_pattern(t) for t in _positive_patterns(algebra.p)]
+    used = sorted({x for p in template + premises for x in p if isinstance(x, str)})
+    return Rule(path.stem, path, header, text, _as_select(text, path, used), template, premises,
+                _reads(algebra.p))
 
 
-def _as_select(text: str, path: Path) -> str:
-    """The same query with ``CONSTRUCT { … }`` replaced by ``SELECT *``."""
+RDF_TYPE = rdflib.RDF.type
+
+
+def _reads(node) -> frozenset[tuple[str, str | None]] | None:
+    """What the WHERE clause can match, FILTER (NOT) EXISTS included: (predicate, None) or
+    (rdf:type, class); None when a pattern's predicate is a variable or a path."""
+    reads = set()
+    for s, p, o in _all_patterns(node):
+        if not isinstance(p, rdflib.URIRef):
+            return None
+        reads.add((str(p), str(o) if p == RDF_TYPE and isinstance(o, rdflib.URIRef) else None))
+    return frozenset(reads)
+
+
+def _all_patterns(node) -> list:
+    """Every triple pattern anywhere in an algebra tree."""
+    if isinstance(node, (list, tuple)):
+        return [t for item in node for t in _all_patterns(item)]
+    if not isinstance(node, dict):
+        return []
+    name = getattr(node, "name", None)
+    found = list(node.get("triples") or []) if name == "BGP" else []
+    if name == "TriplesBlock":      # inside FILTER (NOT) EXISTS rdflib leaves the parse tree:
+        for flat in node.get("triples") or []:      # flat lists of terms, three per triple
+            found += [tuple(flat[i:i + 3]) for i in range(0, len(flat) - 2, 3)]
+    for key, value in node.items():
+        if key != "triples":
+            found += _all_patterns(value)
+    return found
+
+
+def _as_select(text: str, path: Path, variables: list[str]) -> str:
+    """The same query with ``CONSTRUCT { … }`` replaced by ``SELECT`` of ``variables`` (those
+    the template and the premises use: fewer terms to bring into Python per solution)."""
     toks = sparqltext.tokens(text)
     start = next((i for i, t in enumerate(toks) if t.is_word("CONSTRUCT")), None)
     if start is None or toks[start + 1].text != "{":
@@ -110,7 +156,8 @@ def _as_select(text: str, path: Path) -> str:
         if depth == 0:
             break
     close = toks[end].start + 1
-    return text[:toks[start].start] + "SELECT *" + text[close:]
+    projection = " ".join("?" + v for v in variables) or "*"
+    return text[:toks[start].start] + "SELECT " + projection + text[close:]
 
 
 def _positive_patterns(node) -> list:
