@@ -18,6 +18,15 @@ SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
 FORMATS = Namespace("http://www.w3.org/ns/formats/")
 ENTAILMENT = Namespace("http://www.w3.org/ns/entailment/")
+GRAPH_NOTES = {
+    ns.GRAPH_ONTOLOGY: "The OWL 2 DL ontology, as written in ontology/tdkg.ttl.",
+    ns.GRAPH_ASSERTED: "The facts curated from the source documents, as written in data/ttl/.",
+    ns.GRAPH_INFERRED: (
+        "Triples the build materialised: the OWL 2 RL rules for the constructs the ontology uses "
+        "(cax-sco, prp-spo1, prp-inv, prp-symp, prp-trp, prp-dom, prp-rng, prp-spo2) and the "
+        "SPARQL rules of ontology/rules/. Not a complete OWL 2 RL closure: no owl:sameAs, "
+        "owl:Thing or datatype axioms. Each triple's derivation is served at /why."),
+}
 RDFLIB_FORMAT = {"turtle": "turtle", "ntriples": "nt", "jsonld": "json-ld", "rdfxml": "xml"}
 RESULT_FORMATS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV",
                   "SPARQL_Results_TSV", "Turtle", "N-Triples", "JSON-LD", "RDF_XML")
@@ -39,9 +48,10 @@ def describe(endpoint: str, info: dict, updates: bool, federation: bool) -> Grap
         graph.add((service, SD.resultFormat, FORMATS[name]))
     graph.add((service, SD.defaultEntailmentRegime, ENTAILMENT.Simple))
     graph.add((service, RDFS.comment, Literal(
-        "Queries are evaluated under simple entailment. The default graph is the union of the "
-        "ontology, the curated (asserted) facts and the facts the build inferred; send "
-        "inference=false to leave the inferred graph out.", lang="en")))
+        "Queries are evaluated under simple entailment: the endpoint does no reasoning at query "
+        "time. The default graph is the union of the ontology, the curated (asserted) facts and "
+        "the facts the build inferred; send inference=false to leave the inferred graph out.",
+        lang="en")))
     graph.add((service, SD.defaultDataset, _dataset(graph, info)))
     return graph
 
@@ -67,6 +77,8 @@ def _dataset(graph: Graph, info: dict) -> BNode:
         graph.add((named, SD.graph, inner))
         graph.add((inner, RDF.type, SD.Graph))
         graph.add((inner, VOID.triples, Literal(count, datatype=XSD.integer)))
+        if name in GRAPH_NOTES:
+            graph.add((named, RDFS.comment, Literal(GRAPH_NOTES[name], lang="en")))
     return dataset
 
 
