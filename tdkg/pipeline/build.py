@@ -85,9 +85,12 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log) -> dict:
         rules = load_rules(inputs.rules[0].parent) if inputs.rules else []
     log(f"loaded {len(sources.ontology)} ontology and {len(sources.data)} data triples "
         f"from {len(sources.files)} files, {len(rules)} rules")
+    ontology_graph = data_graph = None
+    if options.validate or options.owl_files:     # rdflib copies, made once for both uses
+        ontology_graph, data_graph = to_rdflib_graph(sources.ontology), to_rdflib_graph(sources.data)
     if options.validate and inputs.shapes:
         with _timed(timings, "validate"):
-            validate(to_rdflib_graph(sources.ontology + sources.data), load_shapes(inputs.shapes))
+            validate(ontology_graph + data_graph, load_shapes(inputs.shapes))
         log(f"SHACL: {len(inputs.shapes)} shapes file(s), no violations")
     with _timed(timings, "reason"):
         inference = reason(sources.ontology, sources.data, rules)
@@ -99,8 +102,7 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log) -> dict:
         derivations.write(build_dir, inference)
     if options.owl_files:
         with _timed(timings, "owl"):
-            export_owl(to_rdflib_graph(sources.ontology), to_rdflib_graph(sources.data),
-                       build_dir / "owl")
+            export_owl(ontology_graph, data_graph, build_dir / "owl")
     return {"id": build_dir.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "digest": digest(inputs.all), "files": [str(f) for f in inputs.all],
             "validated": bool(options.validate and inputs.shapes), "stats": stats,

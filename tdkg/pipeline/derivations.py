@@ -10,6 +10,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pyoxigraph as ox
+
+from ..namespaces import GRAPH_ASSERTED, GRAPH_ONTOLOGY, PREFIXES
 from .materialize import NEUTRAL
 from .reason import Inference
 from .terms import Triple
@@ -146,7 +149,6 @@ def provenance(store, default_graph: list, triple: list[str]) -> dict:
     """The source of an asserted triple: the fact node it belongs to (its subject, else its
     object) with document, footnote, cited URL and status; for a plain identity statement, the
     documents that mention its subject."""
-    import pyoxigraph as ox
     for position in (0, 2):
         term = triple[position]
         if not term.startswith("<"):
@@ -154,7 +156,7 @@ def provenance(store, default_graph: list, triple: list[str]) -> dict:
         node = ox.NamedNode(term[1:-1])
         rows = list(store.query(PROVENANCE % term, default_graph=default_graph))
         if rows and rows[0]["status"] is not None:
-            return {"fact": node.value, **{k: _value(rows[0][k]) for k in (
+            return {"fact": node.value, **{k: rows[0][k].value for k in (
                 "label", "document", "title", "footnote", "number", "url", "status",
                 "claimedBy", "deniedBy") if rows[0][k] is not None}}
     if not triple[0].startswith("<"):
@@ -162,10 +164,6 @@ def provenance(store, default_graph: list, triple: list[str]) -> dict:
     docs = [r["document"].value for r in store.query(MENTIONS % triple[0],
                                                        default_graph=default_graph)]
     return {"mentionedIn": docs} if docs else {}
-
-
-def _value(term) -> str:
-    return term.value
 
 
 def with_provenance(tree: dict, store, default_graph: list) -> dict:
@@ -180,8 +178,6 @@ def with_provenance(tree: dict, store, default_graph: list) -> dict:
 def term_key(text: str) -> str:
     """A term as given by a person (IRI with or without <>, prefixed name, N-Triples literal)
     in the N-Triples form the derivation table uses."""
-    import pyoxigraph as ox
-    from ..namespaces import PREFIXES
     text = text.strip()
     if text.startswith(("<", '"', "_:")):
         parsed = next(iter(ox.parse(f"<urn:s> <urn:p> {text} .", format=ox.RdfFormat.N_TRIPLES)))
@@ -197,7 +193,6 @@ ASSERTED = "ASK {{ GRAPH <{graph}> {{ {s} {p} {o} }} }}"
 
 def why(build_dir: Path, store, default_graph: list, s: str, p: str, o: str) -> dict | None:
     """The explanation of a triple down to asserted facts, or None if the graph does not hold it."""
-    from ..namespaces import GRAPH_ASSERTED, GRAPH_ONTOLOGY
     key = [term_key(x) for x in (s, p, o)]
     explainer = Explainer(build_dir)
     try:

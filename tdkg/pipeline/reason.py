@@ -118,8 +118,8 @@ def _run_rule(engine: Materializer, store: ox.Store, rule: Rule) -> None:
     """Derive the rule's conclusions for each solution of its WHERE clause.
 
     Solutions are bound straight to term ids (no pyoxigraph triples in between), and a solution
-    whose conclusions are all final already is passed over before its premises are built: on a
-    rule's second and later runs that is nearly every solution.
+    whose conclusions are all final already is passed over before its premises are built (in a
+    recursive stratum's later passes that is nearly every solution).
     """
     terms, final = engine.terms, engine.final
     solutions = store.query(rule.select)
