@@ -96,7 +96,7 @@ def build_tdkg(tdkg: str, data: Path, work: Path, timeout_s: float) -> float:
     data_dir.mkdir()
     os.symlink(data, data_dir / data.name)
     cmd = [tdkg, "build", "--project-dir", str(PROJECT_DIR), "--data-dir", str(data_dir),
-           "--state-dir", str(work / "tdkg-state"), "--skip-validation"]
+           "--state-dir", str(work / "tdkg-state"), "--skip-validation", "--no-downloads"]
     return servers.run_step(cmd, work / "tdkg-build.log", timeout_s)
 
 

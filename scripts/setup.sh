@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Set up TDKG on a fresh Debian machine: a virtualenv with the package, and with --test the
-# Debian packages the test suite needs (a JDK and the OWL API for the ontology checks).
+# Debian packages the test suite needs (a JDK and the OWL API for the ontology checks, and
+# Chromium for the browser tests: Playwright drives Debian's chromium, it never downloads one).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TEST_PACKAGES=(default-jdk-headless libowlapi-java)
+TEST_PACKAGES=(default-jdk-headless libowlapi-java chromium)
 
 want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
@@ -39,4 +40,14 @@ fi
 extras=""
 (( want_test )) && extras="[test]"
 .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+
+# The query page's front-end libraries (YASGUI, vis-network, vis-timeline) from the npm registry,
+# exactly as package-lock.json pins them; served by the server itself, never from a CDN.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  if ! command -v npm >/dev/null; then
+    echo "setup: npm is needed for the query page's libraries (Debian: apt-get install npm)" >&2
+    exit 1
+  fi
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+fi
 echo "setup: done (.venv ready${extras:+, test tools installed})"

@@ -13,7 +13,7 @@ from flask_cors import CORS
 
 from tdkg.settings import Settings
 
-from . import errors, explain, ops, sparql
+from . import downloads, errors, explain, ops, pages, search, sparql, vendor, void
 from .cache import AnswerCache
 from .fastpath import ReplayCachedGets
 from .live import LiveStore
@@ -27,12 +27,18 @@ def create_app(settings: Settings) -> Flask:
     app.config["TDKG_LIVE"] = LiveStore(settings.store_root, pool_size, settings.updates_enabled)
     app.config["TDKG_CACHE"] = AnswerCache(settings.cache_entries)
     CORS(app, resources={r"/sparql/?": {"origins": "*", "methods": ["GET", "POST", "OPTIONS"]},
-                         r"/healthz": {"origins": "*"}, r"/why": {"origins": "*"}},
+                         r"/healthz": {"origins": "*"}, r"/why": {"origins": "*"},
+                         r"/search": {"origins": "*"}},
          allow_headers=["Content-Type", "Accept", "Cache-Control"], send_wildcard=True,
          expose_headers=["Server-Timing", "TDKG-Truncated", "TDKG-Result-Limit"])
     app.register_blueprint(sparql.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(explain.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(vendor.bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(downloads.bp)
+    app.register_blueprint(void.bp)
     ops.install(app)
     errors.register(app)
     logging.getLogger("tdkg").setLevel(logging.INFO)

@@ -18,6 +18,8 @@ SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
 FORMATS = Namespace("http://www.w3.org/ns/formats/")
 ENTAILMENT = Namespace("http://www.w3.org/ns/entailment/")
+#: the dataset's VoID description (server/void.py), linked from the sd:Dataset
+VOID_DOCUMENT = ns.BASE + ".well-known/void"
 GRAPH_NOTES = {
     ns.GRAPH_ONTOLOGY: "The OWL 2 DL ontology, as written in ontology/tdkg.ttl.",
     ns.GRAPH_ASSERTED: "The facts curated from the source documents, as written in data/ttl/.",
@@ -62,6 +64,7 @@ def _dataset(graph: Graph, info: dict) -> BNode:
     graph.add((dataset, RDF.type, SD.Dataset))
     graph.add((dataset, RDF.type, VOID.Dataset))
     graph.add((dataset, SD.defaultGraph, default))
+    graph.add((dataset, RDFS.seeAlso, URIRef(VOID_DOCUMENT)))
     graph.add((default, RDF.type, SD.Graph))
     for key, prop in (("triples", VOID.triples), ("subjects", VOID.distinctSubjects),
                       ("objects", VOID.distinctObjects), ("properties", VOID.properties),

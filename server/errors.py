@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger("tdkg.server")
 
@@ -63,19 +64,40 @@ def error_body(status: int, kind: str, message: str, **details: object) -> dict:
     return {"error": {"status": status, "type": kind, "message": message, **details}}
 
 
+def _wants_html() -> bool:
+    """A browser asking for a page (not the SPARQL endpoint, whose clients expect JSON errors)."""
+    if request.path.startswith("/sparql"):
+        return False
+    accept = request.accept_mimetypes
+    return "text/html" in accept.values() and \
+        accept.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def _respond(status: int, kind: str, message: str, **details: object):
+    if _wants_html():
+        title = HTTP_STATUS_CODES.get(status, "Error")
+        hint = request.path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("-", " ")
+        page = render_template("error.html", status=status, title=title, message=message,
+                               hint=hint)
+        return Response(page, status=status, content_type="text/html; charset=utf-8")
+    return jsonify(error_body(status, kind, message, **details)), status
+
+
 def register(app: Flask) -> None:
+    """One handler per error family. Browsers (Accept: text/html) get an HTML page, everyone
+    else the JSON body."""
     @app.errorhandler(EndpointError)
     def _endpoint_error(err: EndpointError):
         if err.status >= 500 and not isinstance(err, (QueryTimeout, NotReady)):
             log.error("%s: %s", err.kind, err.message)
-        return jsonify(error_body(err.status, err.kind, err.message, **err.details)), err.status
+        return _respond(err.status, err.kind, err.message, **err.details)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         kind = (err.name or "error").lower().replace(" ", "-")
-        return jsonify(error_body(err.code or 500, kind, err.description or kind)), err.code
+        return _respond(err.code or 500, kind, err.description or kind)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         log.exception("unhandled error")
-        return jsonify(error_body(500, "internal-error", "internal server error")), 500
+        return _respond(500, "internal-error", "internal server error")

@@ -14,7 +14,7 @@ import pyoxigraph as ox
 
 from tdkg.pipeline import derivations
 
-from . import results
+from . import resource, results
 
 
 def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
@@ -57,12 +57,17 @@ def run_why(store: ox.Store, job: dict) -> dict:
     build_dir = Path(job["store_path"]).parent
     graphs = [ox.NamedNode(g) for g in job["default_graph"]]
     tree = derivations.why(build_dir, store, graphs, *job["triple"])
-    body = json.dumps({"found": tree is not None, "explanation": tree}, ensure_ascii=False)
+    answer = {"found": tree is not None, "explanation": tree}
+    if tree is not None:
+        answer["labels"] = resource.labels_in(store, tree)
+    body = json.dumps(answer, ensure_ascii=False)
     return {"kind": "why", "fmt": "json", "body": body.encode(), "count": int(tree is not None),
             "truncated": False}
 
 
-OPERATIONS = {"query": run_query, "update": run_update, "why": run_why}
+OPERATIONS = {"query": run_query, "update": run_update, "why": run_why,
+              "describe": resource.describe_rdf, "page": resource.page_model,
+              "ontology": resource.ontology_rdf, "exists": resource.exists_op}
 
 
 def run(store: ox.Store, job: dict) -> tuple:

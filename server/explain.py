@@ -1,11 +1,15 @@
 """``/why``: the explanation of a triple — the rule and premises behind an inferred triple,
-recursively down to asserted facts with their source and status (JSON)."""
+recursively down to asserted facts with their source and status: JSON for programs, an HTML
+page for browsers (``Accept: text/html`` or ``format=html``)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+import json
+
+from flask import Blueprint, Response, current_app, render_template, request
 
 from . import dataset
 from .errors import BadRequest, NotFound
+from .pages import View
 from .sparql import call_worker
 
 bp = Blueprint("explain", __name__)
@@ -22,4 +26,40 @@ def why() -> Response:
     result = call_worker(live.pool, job)
     if result["count"] == 0:
         raise NotFound("the graph holds no such triple: " + " ".join(triple))
-    return Response(result["body"], content_type="application/json")
+    if _wants_html():
+        answer = json.loads(result["body"])
+        page = render_template("why.html", tree=answer["explanation"], labels=answer["labels"],
+                               view=ExplanationView(answer["labels"]))
+        response = Response(page, content_type="text/html; charset=utf-8")
+    else:
+        response = Response(result["body"], content_type="application/json")
+    response.vary.add("Accept")
+    return response
+
+
+def _wants_html() -> bool:
+    if request.args.get("format"):
+        return request.args["format"].lower() == "html"
+    accept = request.accept_mimetypes
+    return "text/html" in accept.values() and \
+        accept.best_match(["application/json", "text/html"]) == "text/html"
+
+
+class ExplanationView(View):
+    """Shows the N-Triples terms of an explanation with their labels and local links."""
+
+    def __init__(self, labels: dict[str, str]):
+        self.labels = labels
+
+    def nt(self, text: str) -> dict:
+        if text.startswith("<") and text.endswith(">"):
+            iri = text[1:-1]
+            return {"kind": "iri", "value": iri, "label": self.labels.get(iri)}
+        if text.startswith('"'):
+            value, _, rest = text[1:].rpartition('"')
+            return {"kind": "literal", "value": value, "lang": rest[1:] if rest.startswith("@")
+                    else None, "datatype": rest[3:-1] if rest.startswith("^^") else None}
+        return {"kind": "bnode", "value": text}
+
+    def iri(self, iri: str) -> dict:
+        return {"kind": "iri", "value": iri, "label": self.labels.get(iri)}

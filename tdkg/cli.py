@@ -4,6 +4,7 @@
     tdkg serve   build if the sources changed, then serve the SPARQL endpoint with gunicorn
     tdkg why     explain a triple: the rule and premises behind it, down to the sources
     tdkg readme  regenerate the generated sections of README.md from the published build
+    tdkg export  copy the published build's downloads (RDF dumps, register, context) to a folder
 """
 from __future__ import annotations
 
@@ -31,13 +32,21 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-validation", action="store_true", help="do not run the SHACL shapes")
     b.add_argument("--no-owl-files", action="store_true",
                    help="do not write the RDF/XML files for Protégé (for large synthetic data)")
+    b.add_argument("--no-downloads", action="store_true",
+                   help="do not write the RDF dumps, register and JSON-LD context (benchmarks)")
     s = commands.add_parser("serve", help="serve the SPARQL endpoint (builds first if needed)")
     s.add_argument("--no-build", action="store_true", help="serve the published store as it is")
     w = commands.add_parser("why", help="explain a triple of the published build")
     for name in ("subject", "predicate", "object"):
         w.add_argument(name, help="IRI, prefixed name (tdi:turkiye) or N-Triples literal")
     r = commands.add_parser("readme", help="regenerate README.md's generated sections")
-    for sub in (b, s, w, r):
+    e = commands.add_parser("export", help="write the published build's downloads to a folder")
+    e.add_argument("--out", metavar="PATH",
+                   help="folder to write to (default ./exports); with --register a file, "
+                        "or - for standard output (the default)")
+    e.add_argument("--register", action="store_true",
+                   help="write only the SIPRI-style register of deals and transfers (CSV)")
+    for sub in (b, s, w, r, e):
         _add_settings(sub)
     return top
 
@@ -48,7 +57,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        options = Options(validate=not args.skip_validation, owl_files=not args.no_owl_files)
+        options = Options(validate=not args.skip_validation, owl_files=not args.no_owl_files,
+                          downloads=not args.no_downloads)
         build(settings, data_dir=args.data_dir, options=options,
               log=lambda m: print(m, file=sys.stderr))
     except BuildError as err:
@@ -98,10 +108,43 @@ def cmd_readme(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from .pipeline import downloads, store
+    build_dir = store.current_build(settings.store_root)
+    if build_dir is None:
+        print(f"no published store in {settings.store_root}: run `tdkg build` first",
+              file=sys.stderr)
+        return 2
+    queries = settings.project_dir / "queries"
+    if args.register:
+        text = downloads.register_text(build_dir, queries)
+        if args.out in (None, "-"):
+            sys.stdout.buffer.write(text)
+            sys.stdout.flush()
+        else:
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(text)
+            print(f"wrote {out} ({len(text):,} bytes)", file=sys.stderr)
+        return 0
+    out = Path(args.out or "exports")
+    if downloads.read_manifest(build_dir) is not None:
+        written = downloads.copy_downloads(build_dir, out)
+    else:
+        print(f"{build_dir.name} was built without downloads: writing them from its store",
+              file=sys.stderr)
+        downloads.write_downloads(build_dir, out=out, queries_dir=queries)
+        written = [out / name for name in downloads.file_names() + [downloads.MANIFEST]]
+    for path in written:
+        print(f"{path}\t{path.stat().st_size} bytes")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = settings_from(args)
-    commands = {"build": cmd_build, "serve": cmd_serve, "why": cmd_why, "readme": cmd_readme}
+    commands = {"build": cmd_build, "serve": cmd_serve, "why": cmd_why, "readme": cmd_readme,
+                "export": cmd_export}
     return commands[args.command](args, settings)
 
 

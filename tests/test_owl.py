@@ -124,6 +124,16 @@ def test_owl_api_finds_a_clean_owl2_dl_ontology(owl_check, exported, which):
         assert report[key] == [], f"{exported[which].name}: {problem}:{bullets(report[key])}"
 
 
+@pytest.mark.slow
+def test_protege_opens_the_ontology_from_its_url(owl_check, exported, live_server):
+    """Protégé's "open from URL": the OWL API fetches /ontology with its own Accept header and
+    must get the same clean OWL 2 DL ontology as the exported file."""
+    report = owl_check(live_server.url + "/ontology")
+    for key in ("parseErrors", "missingImports", "unparsedTriples", "dlViolations", "unlabelled"):
+        assert report[key] == [], f"/ontology: {key}:{bullets(report[key])}"
+    assert report["axiomCount"] == owl_check(exported["ontology"])["axiomCount"]
+
+
 def test_full_export_is_one_ontology(exported):
     assert list(DATA_DIR.glob("*.ttl")), f"no data in {DATA_DIR}: nothing to merge"
     full = rdflib.Graph().parse(exported["full"], format="xml")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from .. import namespaces as ns
 from ..settings import Settings
-from . import derivations, store
+from . import derivations, downloads, store
 from .convert import to_rdflib_graph
 from .errors import BuildError
 from .load import digest, load_sources, source_files
-from .owl_export import export_owl
+from .owl_export import export_documentation, export_owl
 from .reason import reason
 from .rules import load_rules
 from .validate import load_shapes, validate
@@ -28,10 +28,12 @@ RULES = "rules"
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """What a build may leave out: benchmarks on synthetic data skip SHACL and the OWL files."""
+    """What a build may leave out: benchmarks on synthetic data skip SHACL, the OWL files and
+    the downloads (RDF dumps, register, JSON-LD context)."""
 
     validate: bool = True
     owl_files: bool = True
+    downloads: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +70,7 @@ def build(settings: Settings, data_dir: Path | None = None, options: Options = O
     root = settings.store_root
     build_dir = store.new_build_dir(root)
     try:
-        info = _run_steps(inputs, build_dir, options, log)
+        info = _run_steps(inputs, build_dir, options, log, settings.project_dir / "queries")
     except BaseException:
         store.discard(build_dir)
         raise
@@ -78,7 +80,8 @@ def build(settings: Settings, data_dir: Path | None = None, options: Options = O
     return build_dir
 
 
-def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log) -> dict:
+def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
+               queries_dir: Path | None = None) -> dict:
     timings: dict[str, float] = {}
     with _timed(timings, "load"):
         sources = load_sources(inputs.ontology, inputs.data)
@@ -103,6 +106,12 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log) -> dict:
     if options.owl_files:
         with _timed(timings, "owl"):
             export_owl(ontology_graph, data_graph, build_dir / "owl")
+            export_documentation(ontology_graph, build_dir / "owl")
+    if options.downloads:
+        with _timed(timings, "downloads"):
+            manifest = downloads.write_downloads(build_dir, queries_dir=queries_dir)
+        log(f"downloads: {len(manifest['files'])} files, "
+            f"{sum(f['bytes'] for f in manifest['files']):,} bytes")
     return {"id": build_dir.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "digest": digest(inputs.all), "files": [str(f) for f in inputs.all],
             "validated": bool(options.validate and inputs.shapes), "stats": stats,

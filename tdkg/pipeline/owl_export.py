@@ -19,6 +19,7 @@ import rdflib
 from rdflib.namespace import OWL, RDF
 
 from .. import namespaces as ns
+from . import ontology_html
 from .errors import BuildError, InconsistencyError
 
 #: RDF/XML flavour: flat rdf:Description blocks; OWL API and owlready2 read it without loss.
@@ -43,6 +44,18 @@ def export_owl(ontology: rdflib.Graph, data: rdflib.Graph, out_dir: Path) -> dic
     write_atomic(paths["ontology"], to_rdfxml(ontology))
     write_atomic(paths["full"], to_rdfxml(merge(ontology, data, header)))
     return paths
+
+
+def export_documentation(ontology: rdflib.Graph, out_dir: Path) -> Path:
+    """Write the ontology's HTML documentation (``tdkg.html``, by pyLODE) next to the OWL files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ontology_html.HTML_FILE
+    try:
+        page = ontology_html.render(ontology)
+    except Exception as err:      # pyLODE refuses an ontology it cannot document (no title, ...)
+        raise BuildError(f"the ontology documentation (pyLODE) failed: {err}") from err
+    write_atomic(path, page.encode())
+    return path
 
 
 def ontology_header(graph: rdflib.Graph) -> rdflib.URIRef:

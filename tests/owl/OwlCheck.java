@@ -1,8 +1,8 @@
 /*
- * OwlCheck: loads one RDF/XML file with the OWL API and prints a JSON report.
+ * OwlCheck: loads one RDF/XML file (or an ontology URL) with the OWL API and prints a JSON report.
  *
  * Used by tests/test_owl.py (compiled there with javac against Debian's
- * libowlapi-java). Usage: java OwlCheck FILE.owl [NAMESPACE]
+ * libowlapi-java). Usage: java OwlCheck FILE.owl|URL [NAMESPACE]
  *
  * Report keys:
  *   owlapiVersion       version of the OWL API jar that did the parsing
@@ -23,7 +23,10 @@ import java.util.stream.Collectors;
 import org.semanticweb.owlapi.apibinding.OWLManager;
 import org.semanticweb.owlapi.formats.RDFXMLDocumentFormat;
 import org.semanticweb.owlapi.io.FileDocumentSource;
+import org.semanticweb.owlapi.io.IRIDocumentSource;
+import org.semanticweb.owlapi.io.OWLOntologyDocumentSource;
 import org.semanticweb.owlapi.io.OWLOntologyLoaderMetaData;
+import org.semanticweb.owlapi.model.IRI;
 import org.semanticweb.owlapi.model.MissingImportHandlingStrategy;
 import org.semanticweb.owlapi.model.OWLAnnotationProperty;
 import org.semanticweb.owlapi.model.OWLOntology;
@@ -44,33 +47,37 @@ public final class OwlCheck {
 
     public static void main(String[] args) {
         if (args.length < 1) {
-            System.err.println("usage: java OwlCheck FILE.owl [NAMESPACE]");
+            System.err.println("usage: java OwlCheck FILE.owl|URL [NAMESPACE]");
             System.exit(2);
         }
         String ns = args.length > 1 ? args[1] : DEFAULT_NS;
-        System.out.println(report(new File(args[0]), ns));
+        System.out.println(report(args[0], ns));
     }
 
-    static String report(File file, String ns) {
+    static String report(String target, String ns) {
         OWLOntologyManager manager = OWLManager.createOWLOntologyManager();
         List<String> missing = new ArrayList<>();
         manager.addMissingImportListener(e -> missing.add(e.getImportedOntologyURI().toString()));
         OWLOntology ont;
         try {
-            ont = load(manager, file);
+            ont = load(manager, target);
         } catch (OWLOntologyCreationException | RuntimeException e) {
             return failed(e, missing);
         }
         return loaded(manager, ont, ns, missing);
     }
 
-    static OWLOntology load(OWLOntologyManager manager, File file)
+    /** A file is read as RDF/XML; an http(s) URL is fetched the way Protégé's "open from URL"
+     *  does it: the OWL API sends its own Accept header and parses what the server answers. */
+    static OWLOntology load(OWLOntologyManager manager, String target)
             throws OWLOntologyCreationException {
         OWLOntologyLoaderConfiguration config = new OWLOntologyLoaderConfiguration()
             .setMissingImportHandlingStrategy(MissingImportHandlingStrategy.SILENT)
             .setConnectionTimeout(5000)
-            .setRetriesToAttempt(0);
-        FileDocumentSource source = new FileDocumentSource(file, new RDFXMLDocumentFormat());
+            .setRetriesToAttempt(1);   // the number of attempts for a URL (0 would never fetch)
+        OWLOntologyDocumentSource source = target.startsWith("http://") || target.startsWith("https://")
+            ? new IRIDocumentSource(IRI.create(target))
+            : new FileDocumentSource(new File(target), new RDFXMLDocumentFormat());
         return manager.loadOntologyFromOntologyDocument(source, config);
     }
 

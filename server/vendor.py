@@ -1,0 +1,53 @@
+"""``/vendor/<package>/<file>``: the front-end libraries, served from this server's own origin.
+
+The setup command installs them from the npm registry into ``node_modules/`` (from
+``package.json`` and its lock file; nothing of theirs is committed). Only the files listed in
+:data:`FILES` are served — the built bundles and their stylesheets — so nothing else under
+``node_modules`` is reachable, and pages never need a CDN.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, send_file
+
+from .errors import NotFound
+
+bp = Blueprint("vendor", __name__)
+
+#: public name → file under node_modules/
+FILES = {
+    "yasgui/yasgui.min.js": "@zazuko/yasgui/build/yasgui.min.js",
+    "yasgui/yasgui.min.css": "@zazuko/yasgui/build/yasgui.min.css",
+    "vis-network/vis-network.min.js": "vis-network/standalone/umd/vis-network.min.js",
+    "vis-timeline/vis-timeline-graph2d.min.js":
+        "vis-timeline/standalone/umd/vis-timeline-graph2d.min.js",
+    "vis-timeline/vis-timeline-graph2d.min.css":
+        "vis-timeline/styles/vis-timeline-graph2d.min.css",
+}
+SETUP_HINT = "run ./scripts/setup.sh, which installs the front-end packages with npm"
+
+
+def node_modules() -> Path:
+    """``node_modules`` of the project folder, else of the checkout this server runs from."""
+    configured = (current_app.config["TDKG"].project_dir / "node_modules").resolve()
+    if configured.is_dir():
+        return configured
+    return Path(__file__).resolve().parents[1] / "node_modules"
+
+
+def missing() -> list[str]:
+    """The vendored files that are not installed (empty when the setup ran)."""
+    root = node_modules()
+    return [name for name, rel in FILES.items() if not (root / rel).is_file()]
+
+
+@bp.route("/vendor/<path:name>")
+def vendored(name: str) -> Response:
+    rel = FILES.get(name)
+    if rel is None:
+        raise NotFound(f"no vendored file {name!r}")
+    path = node_modules() / rel
+    if not path.is_file():
+        raise NotFound(f"{rel} is not installed: {SETUP_HINT}")
+    return send_file(path, conditional=True, max_age=3600)

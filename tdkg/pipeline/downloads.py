@@ -1,0 +1,364 @@
+"""The build's downloadable files: RDF dumps, the SIPRI-style register and the JSON-LD context.
+
+Written by the build into ``builds/<id>/downloads/`` after the store and before publishing, so a
+published build always carries them (``tdkg export`` can also write them from an older build's
+store). Everything is read back from the store the build just wrote, and the RDF dumps are
+serialised by Oxigraph itself, which keeps the step fast on large stores.
+
+=====================  ================================================================
+``ontology.*``         the ontology (graph ``…/graph/ontology``)
+``asserted.*``         the curated facts (graph ``…/graph/asserted``)
+``inferred.*``         what the build inferred (graph ``…/graph/inferred``)
+``complete.*``         ontology + asserted + inferred as one set of triples
+``*.nt.gz``            N-Triples, gzipped
+``*.ttl``              Turtle with the project's prefixes
+``*.jsonld``           JSON-LD (expanded form; see ``context.jsonld`` for short names)
+``register.csv``       deals and transfers in the columns of the SIPRI trade register
+``context.jsonld``     a JSON-LD context for the ontology's terms, made from the ontology
+``manifest.json``      every file above with its size, sha256 and triple (or row) count
+=====================  ================================================================
+
+Each file is written under a temporary name and renamed into place.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import io
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO
+
+import pyoxigraph as ox
+
+from .. import namespaces as ns
+
+FOLDER = "downloads"
+MANIFEST = "manifest.json"
+REGISTER = "register.csv"
+CONTEXT = "context.jsonld"
+QUERY_FILE = "register.rq"
+#: queries/ of the source tree, used when the project folder has no register query of its own
+DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "queries"
+
+#: dump name → the named graphs it holds
+DUMPS: dict[str, tuple[str, ...]] = {
+    "ontology": (ns.GRAPH_ONTOLOGY,),
+    "asserted": (ns.GRAPH_ASSERTED,),
+    "inferred": (ns.GRAPH_INFERRED,),
+    "complete": ns.FACT_GRAPHS,
+}
+#: file suffix → (Oxigraph format, media type served, human name of the format)
+FORMATS: dict[str, tuple[ox.RdfFormat, str, str]] = {
+    ".nt.gz": (ox.RdfFormat.N_TRIPLES, "application/gzip", "N-Triples, gzipped"),
+    ".ttl": (ox.RdfFormat.TURTLE, "text/turtle", "Turtle"),
+    ".jsonld": (ox.RdfFormat.JSON_LD, "application/ld+json", "JSON-LD"),
+}
+GZIP_LEVEL = 6      # gzip's own default: level 9 takes 2.5 times as long for 9 % less
+MEDIA_TYPES = {**{suffix: media for suffix, (_, media, _) in FORMATS.items()},
+               ".csv": "text/csv", ".json": "application/json"}
+
+#: register column → variable of queries/register.rq; the first nine are the SIPRI trade
+#: register's columns in its order, the rest are TDKG's own
+REGISTER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Supplier", "supplier"),
+    ("Recipient", "recipient"),
+    ("Designation", "designation"),
+    ("Description", "description"),
+    ("Number ordered", "numberOrdered"),
+    ("Year(s) of order", "yearsOfOrder"),
+    ("Year(s) of delivery", "yearsOfDelivery"),
+    ("Number delivered", "numberDelivered"),
+    ("Comments", "comments"),
+    ("Value", "value"),
+    ("Currency", "currency"),
+    ("Status", "status"),
+    ("Source", "source"),
+    ("IRI", "deal"),
+)
+REGISTER_HEADER = [column for column, _ in REGISTER_COLUMNS]
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+OWL = "http://www.w3.org/2002/07/owl#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+#: annotation terms of the context; the data's labels are English, alternative labels also Turkish
+LANGUAGE_TERMS = {
+    "label": {"@id": "rdfs:label", "@language": "en"},
+    "comment": {"@id": "rdfs:comment", "@language": "en"},
+    "prefLabel": {"@id": "skos:prefLabel", "@language": "en"},
+    "definition": {"@id": "skos:definition", "@language": "en"},
+    "altLabel": {"@id": "skos:altLabel", "@container": "@language"},
+}
+#: namespaces of things rather than of vocabularies: never listed as void:vocabulary
+INSTANCE_NAMESPACES = {ns.ID, ns.SOURCE, ns.PREFIXES["wd"]}
+
+
+def media_type(name: str) -> str:
+    for suffix, media in MEDIA_TYPES.items():
+        if name.endswith(suffix):
+            return media
+    return "application/octet-stream"
+
+
+def file_names() -> list[str]:
+    """Every file a complete downloads folder holds, the manifest excepted."""
+    return [name + suffix for name in DUMPS for suffix in FORMATS] + [REGISTER, CONTEXT]
+
+
+def folder(build_dir: Path) -> Path:
+    return build_dir / FOLDER
+
+
+def read_manifest(build_dir: Path) -> dict | None:
+    """The manifest of a build's downloads, or None when the build was made without them."""
+    try:
+        return json.loads((folder(build_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_downloads(build_dir: Path, out: Path | None = None,
+                    queries_dir: Path | None = None) -> dict:
+    """Write every download of the build whose store is ``build_dir/store`` into ``out``
+    (default ``build_dir/downloads``); return the manifest, which is written last.
+    ``queries_dir`` holds ``register.rq`` (default: the project's queries/)."""
+    out = folder(build_dir) if out is None else out
+    out.mkdir(parents=True, exist_ok=True)
+    store = _open_store(build_dir)
+    files = _write_dumps(store, out)
+    with _atomic(out / REGISTER, "w", newline="") as stream:
+        rows = write_register(store, stream, queries_dir)
+    files.append(_describe(out / REGISTER, rows=rows))
+    context = json_ld_context(store)
+    with _atomic(out / CONTEXT, "w") as stream:
+        json.dump(context, stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+    files.append(_describe(out / CONTEXT, terms=len(context["@context"]) - len(ns.PREFIXES)))
+    manifest = {"build": build_dir.name, "files": files, "vocabularies": vocabularies_used(store)}
+    with _atomic(out / MANIFEST, "w") as stream:
+        json.dump(manifest, stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+    return manifest
+
+
+# --- RDF dumps ---------------------------------------------------------------------------------
+
+def _write_dumps(store: ox.Store, out: Path) -> list[dict]:
+    """Scan the store once per graph into plain N-Triples (in parallel: Oxigraph's dump runs
+    without the GIL), then make every file of every dump from those scans: re-parsing
+    N-Triples is several times faster than reading the store again."""
+    graphs = sorted({g for members in DUMPS.values() for g in members})
+    with tempfile.TemporaryDirectory(prefix=".scan-", dir=out) as tmp:
+        plain = {g: Path(tmp) / f"{i}.nt" for i, g in enumerate(graphs)}
+        with ThreadPoolExecutor(max_workers=max(1, min(len(graphs), os.cpu_count() or 1))) as pool:
+            scans = [pool.submit(store.dump, str(path), ox.RdfFormat.N_TRIPLES,
+                                 from_graph=ox.NamedNode(g)) for g, path in plain.items()]
+            for scan in scans:
+                scan.result()
+        union = {**plain, ns.GRAPH_ONTOLOGY: _without_repeats(store, plain[ns.GRAPH_ONTOLOGY])}
+        written = []
+        for name, members in DUMPS.items():
+            sources = [(union if len(members) > 1 else plain)[g] for g in members]
+            written += _write_dump(sources, out, name, list(members))
+    return written
+
+
+OVERLAP_QUERY = f"""SELECT ?s ?p ?o WHERE {{
+  GRAPH <{ns.GRAPH_ONTOLOGY}> {{ ?s ?p ?o }}
+  FILTER EXISTS {{ GRAPH ?other {{ ?s ?p ?o }} FILTER (?other != <{ns.GRAPH_ONTOLOGY}>) }}
+}}"""
+
+
+def _without_repeats(store: ox.Store, ontology: Path) -> Path:
+    """The ontology's N-Triples without the triples the data repeats, for the union dumps.
+    (The inferred graph never holds an asserted triple; the data may restate an axiom.)"""
+    repeated = {ox.Triple(r["s"], r["p"], r["o"]) for r in store.query(OVERLAP_QUERY)}
+    if not repeated:
+        return ontology
+    kept = ontology.with_name("ontology-unique.nt")
+    ox.serialize((q.triple for q in ox.parse(path=str(ontology), format=ox.RdfFormat.N_TRIPLES)
+                  if q.triple not in repeated), str(kept), ox.RdfFormat.N_TRIPLES)
+    return kept
+
+
+def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str]) -> list[dict]:
+    """``name``.nt.gz, .ttl and .jsonld of the N-Triples files ``sources``, which share no
+    triple, so that their concatenation is their union. The triple count is the number of
+    N-Triples lines (one triple per line)."""
+    nt = out / f"{name}.nt.gz"
+    triples = 0
+    with _atomic(nt, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="",
+                           compresslevel=GZIP_LEVEL) as zipped:
+            for source in sources:
+                with source.open("rb") as stream:
+                    for chunk in iter(lambda: stream.read(1 << 20), b""):
+                        triples += chunk.count(b"\n")
+                        zipped.write(chunk)
+    written = [_describe(nt, triples=triples, graphs=graphs)]
+    for suffix in (".ttl", ".jsonld"):
+        fmt = FORMATS[suffix][0]
+        path = out / f"{name}{suffix}"
+        parsed = itertools.chain.from_iterable(
+            ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES) for source in sources)
+        with _atomic(path, "wb") as stream:
+            ox.serialize(parsed, stream, fmt,
+                         prefixes=ns.PREFIXES if fmt == ox.RdfFormat.TURTLE else None)
+        written.append(_describe(path, triples=triples, graphs=graphs))
+    return written
+
+
+# --- the register ------------------------------------------------------------------------------
+
+def register_query(queries_dir: Path | None = None) -> str:
+    path = (queries_dir or DEFAULT_QUERIES) / QUERY_FILE
+    if not path.is_file():
+        path = DEFAULT_QUERIES / QUERY_FILE
+    return path.read_text(encoding="utf-8")
+
+
+def register_rows(store: ox.Store, queries_dir: Path | None = None) -> list[list[str]]:
+    """The deals and transfers as register rows (cells in REGISTER_COLUMNS order), sorted by
+    supplier, recipient, year and designation (empty suppliers and recipients last)."""
+    text = register_query(queries_dir)
+    solutions = store.query(text, default_graph=[ox.NamedNode(g) for g in ns.FACT_GRAPHS])
+    rows = [[_cell(solution[var]) for _, var in REGISTER_COLUMNS] for solution in solutions]
+    column = {name: i for i, name in enumerate(REGISTER_HEADER)}
+
+    def key(row: list[str]) -> tuple:
+        supplier, recipient = row[column["Supplier"]], row[column["Recipient"]]
+        year = row[column["Year(s) of order"]] or row[column["Year(s) of delivery"]]
+        return (supplier == "", supplier, recipient == "", recipient, year == "", year,
+                row[column["Designation"]], row[column["IRI"]])
+    return sorted(rows, key=key)
+
+
+def _cell(term: ox.NamedNode | ox.Literal | None) -> str:
+    return "" if term is None else term.value
+
+
+def write_register(store: ox.Store, stream: IO[str], queries_dir: Path | None = None) -> int:
+    """Write the register as CSV (header first) to a text stream opened with newline=""."""
+    rows = register_rows(store, queries_dir)
+    writer = csv.writer(stream)
+    writer.writerow(REGISTER_HEADER)
+    writer.writerows(rows)
+    return len(rows)
+
+
+# --- the JSON-LD context -----------------------------------------------------------------------
+
+CONTEXT_QUERY = f"""SELECT ?term ?kind ?range WHERE {{
+  GRAPH <{ns.GRAPH_ONTOLOGY}> {{
+    ?term <{RDF_TYPE}> ?kind .
+    FILTER (isIRI(?term) && STRSTARTS(STR(?term), "{ns.TDKG}"))
+    OPTIONAL {{ ?term <{RDFS}range> ?range }}
+  }}
+}}"""
+
+
+def json_ld_context(store: ox.Store) -> dict:
+    """A context that names every term of the ontology's namespace by its local name: object
+    properties take IRIs (``"@type": "@id"``), datatype properties their declared XSD range,
+    classes and individuals stand for their IRI; labels and definitions are English."""
+    kinds: dict[str, set[str]] = {}
+    ranges: dict[str, set[str]] = {}
+    for row in store.query(CONTEXT_QUERY):
+        term = row["term"].value
+        kinds.setdefault(term, set()).add(row["kind"].value)
+        if row["range"] is not None and isinstance(row["range"], ox.NamedNode):
+            ranges.setdefault(term, set()).add(row["range"].value)
+    context: dict[str, object] = dict(ns.PREFIXES)
+    for term in sorted(kinds):
+        local = term.removeprefix(ns.TDKG)
+        if not local or local in context or local in LANGUAGE_TERMS or local.startswith("@"):
+            continue
+        compact = "tdkg:" + local
+        if OWL + "ObjectProperty" in kinds[term]:
+            context[local] = {"@id": compact, "@type": "@id"}
+        elif OWL + "DatatypeProperty" in kinds[term]:
+            xsd = sorted(r for r in ranges.get(term, ()) if r.startswith(XSD))
+            context[local] = ({"@id": compact, "@type": "xsd:" + xsd[0].removeprefix(XSD)}
+                              if len(xsd) == 1 else {"@id": compact})
+        else:
+            context[local] = compact
+    context.update(LANGUAGE_TERMS)
+    return {"@context": context}
+
+
+# --- vocabularies ------------------------------------------------------------------------------
+
+def vocabularies_used(store: ox.Store) -> list[str]:
+    """Namespaces (of ns.PREFIXES) whose properties or classes the graphs use, for VoID."""
+    graphs = [ox.NamedNode(g) for g in ns.FACT_GRAPHS]
+    iris = {row["p"].value for row in store.query(
+        "SELECT DISTINCT ?p WHERE { ?s ?p ?o }", default_graph=graphs)}
+    iris |= {row["c"].value for row in store.query(
+        f"SELECT DISTINCT ?c WHERE {{ ?s <{RDF_TYPE}> ?c FILTER isIRI(?c) }}",
+        default_graph=graphs)}
+    spaces = sorted(set(ns.PREFIXES.values()) - INSTANCE_NAMESPACES, key=len, reverse=True)
+    used = {next((space for space in spaces if iri.startswith(space)), None) for iri in iris}
+    return sorted(space for space in used if space is not None)
+
+
+# --- files -------------------------------------------------------------------------------------
+
+def _open_store(build_dir: Path) -> ox.Store:
+    return ox.Store.read_only(str(build_dir / "store"))
+
+
+@contextlib.contextmanager
+def _atomic(path: Path, mode: str, **kwargs) -> Iterator[IO]:
+    """Open a temporary sibling of ``path``; rename it to ``path`` only when the block succeeds."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    encoding = None if "b" in mode else "utf-8"
+    try:
+        with open(tmp, mode, encoding=encoding, **kwargs) as stream:
+            yield stream
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _describe(path: Path, **extra: object) -> dict:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"name": path.name, "media_type": media_type(path.name), "bytes": path.stat().st_size,
+            "sha256": digest.hexdigest(), **extra}
+
+
+def copy_downloads(build_dir: Path, out: Path) -> list[Path]:
+    """Copy a build's downloads (and manifest) into ``out``, each file atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(build_dir)
+    if manifest is None:
+        raise FileNotFoundError(f"{build_dir.name} has no downloads")
+    written = []
+    for name in [f["name"] for f in manifest["files"]] + [MANIFEST]:
+        with (folder(build_dir) / name).open("rb") as src, _atomic(out / name, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                dst.write(chunk)
+        written.append(out / name)
+    return written
+
+
+def register_text(build_dir: Path, queries_dir: Path | None = None) -> bytes:
+    """The register CSV of a build: its download, or made from its store when it has none."""
+    path = folder(build_dir) / REGISTER
+    if path.is_file():
+        return path.read_bytes()
+    stream = io.StringIO(newline="")
+    write_register(_open_store(build_dir), stream, queries_dir)
+    return stream.getvalue().encode("utf-8")

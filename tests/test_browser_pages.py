@@ -1,0 +1,46 @@
+"""A person following links through the resource pages, in a real headless Chromium (Debian's
+chromium driven by Playwright; see conftest.py): a state, one of its agreements, its source."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_from_a_state_to_an_agreement_to_its_source(live_server, page, offsite_requests,
+                                                    screenshot):
+    # the IRI path itself: the browser asks for HTML and follows the 303 to the page
+    page.goto(f"{live_server.url}/id/turkiye")
+    assert page.url == f"{live_server.url}/page/id/turkiye"
+    assert page.locator("h1").inner_text() == "Türkiye"
+    assert "Turkey" in page.locator(".altnames").inner_text()
+    assert page.locator("a.wikidata-link").get_attribute("href") == \
+        "http://www.wikidata.org/entity/Q43"
+    inferred = page.locator("section.statements tr.inferred")
+    assert inferred.count() > 0 and inferred.first.locator("a.why").count() == 1
+    screenshot("state")
+
+    # on to an agreement Türkiye is party to
+    deal = page.locator("table.facts a.fact", has_text="Akıncı drone deal")
+    assert deal.count() == 1
+    with page.expect_navigation():
+        deal.click()
+    assert page.url.endswith("/page/id/saudi-akinci-deal-2023")
+    assert "arms deal" in page.locator("p.types").inner_text()
+    source = page.locator("section.own-source")
+    assert source.locator(".status").inner_text() == "reported"
+    screenshot("agreement")
+
+    # on to the footnote it rests on, which gives the cited URL, and to the document
+    with page.expect_navigation():
+        source.locator("a", has_text="footnote 11").click()
+    assert page.url.endswith("/page/source/doc-000-fn-11")
+    cited = page.locator("a[href^='http']", has_text="mathrubhumi")
+    assert cited.count() >= 1, page.content()[:2000]
+    page.go_back()
+    with page.expect_navigation():
+        page.locator("section.own-source a", has_text="Doc 000").click()
+    assert page.url.endswith("/page/source/doc-000")
+    assert page.locator("h1").inner_text().startswith("Doc 000")
+    screenshot("source")
+    assert offsite_requests == []
