@@ -13,7 +13,8 @@ from flask_cors import CORS
 
 from tdkg.settings import Settings
 
-from . import downloads, errors, explain, ops, pages, search, sparql, vendor, void
+from . import (downloads, errors, explain, explore, ops, pages, search, sparql, vendor, void,
+               workbench)
 from .cache import AnswerCache
 from .fastpath import ReplayCachedGets
 from .live import LiveStore
@@ -39,6 +40,8 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(search.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(void.bp)
+    app.register_blueprint(workbench.bp)
+    app.register_blueprint(explore.bp)
     ops.install(app)
     errors.register(app)
     logging.getLogger("tdkg").setLevel(logging.INFO)

@@ -281,13 +281,3 @@ def _ontology_document(fmt: str) -> Response:
 
 def _build_dir(live) -> Path:
     return current_app.config["TDKG"].store_root / "builds" / live.build_id
-
-
-
-# --------------------------------------------------------------------- the home page
-
-@bp.route("/")
-def home() -> Response:
-    live = _live()
-    return Response(render_template("home.html", info=live.info, view=View()),
-                    content_type="text/html; charset=utf-8")

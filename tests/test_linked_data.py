@@ -218,8 +218,12 @@ def test_a_footnote_page_links_the_cited_url(live_server):
 
 
 def test_pages_work_without_javascript(live_server):
-    for path in ("/id/turkiye", "/id/saudi-akinci-deal-2023", "/source/doc-000", "/"):
+    for path in ("/id/turkiye", "/id/saudi-akinci-deal-2023", "/source/doc-000"):
         assert "<script" not in page_of(live_server, path)
+    # the query page is YASGUI, a script; without it, it points to the endpoint and the examples
+    noscript = re.search(r"<noscript>(.*?)</noscript>", page_of(live_server, "/"), re.S)
+    assert noscript and 'href="/sparql"' in noscript.group(1) \
+        and 'href="/queries.json"' in noscript.group(1)
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +319,9 @@ def test_the_ontology_documentation_lists_every_term_with_its_definition(live_se
     assert "<script src=" not in response.text and '<link href="http' not in response.text
 
 
-def test_the_home_page_links_the_entry_points(live_server):
+def test_the_query_page_links_the_entry_points(live_server):
+    """``/`` is the query page (server/workbench.py); it still links the other ways in."""
     text = page_of(live_server, "/")
-    for href in ("/id/turkiye", "/ontology", "/sparql", "/.well-known/void"):
+    for href in ("/id/turkiye", "/ontology", "/sparql", "/.well-known/void", "/downloads/",
+                 "/register.csv"):
         assert f'href="{href}"' in text

@@ -203,3 +203,68 @@ def test_facts_by_document_and_status(live_server):
         assert int(r["entities"]) > 0 and int(r["facts"]) > 0
     assert sum(int(r["officiallyDenied"]) for r in rows.values()) == 2
     assert int(rows[TDS + "doc-000"]["agreements"]) >= 6
+
+
+# ---- the queries the visual views draw (/network, /timeline) ----------------------------------
+
+def test_timeline_groups_and_statuses(live_server):
+    rows = {r["fact"]: r for r in live_server.select(query("timeline"))}
+    deal = rows[TDI + "saudi-akinci-deal-2023"]
+    assert (deal["kind"], deal["group"], deal["status"]) == \
+        (TDKG + "ArmsDeal", TDKG + "Agreement", TDKG + "reported")
+    assert rows[TDI + "sami-technology-transfer-2025"]["status"] == TDKG + "claimed"
+    period = rows[TDI + "f000-share-uae-2015-2019"]
+    assert (period["year"], period["endYear"], period["group"]) == ("2015", "2019", TDKG + "Measurement")
+    assert rows[TDI + "f000-acquisition-ukraine-tb2"]["group"] == TDKG + "Acquisition"
+
+
+def test_network_nodes(live_server):
+    rows = live_server.select(query("network-nodes"))
+    kinds = {r["node"]: r["kind"] for r in rows}
+    assert len(kinds) == len(rows), "one row per actor"
+    assert kinds[TDI + "turkiye"] == kinds[TDI + "pakistan"] == TDKG + "State"
+    assert kinds[TDI + "baykar"] == TDKG + "Company"
+    assert kinds[TDI + "romania-mod"] == TDKG + "GovernmentBody"
+    assert kinds[TDI + "nato"] == TDKG + "IntergovernmentalOrganization"
+    states = {r["s"] for r in live_server.select(
+        "PREFIX tdkg: <https://w3id.org/tdkg/ontology#> SELECT ?s { ?s a tdkg:State }")}
+    assert states <= set(kinds)
+
+
+def test_network_edges(live_server):
+    rows = live_server.select(query("network-edges"))
+    ids = [(r["fact"], r["from"], r["to"]) for r in rows]
+    assert len(ids) == len(set(ids)), "one row per fact node and pair"
+    nodes = {r["node"]: r["kind"] for r in live_server.select(query("network-nodes"))}
+    ends = {r["from"] for r in rows} | {r["to"] for r in rows}
+    assert ends <= set(nodes), "every end of a link is an actor of the node query"
+    assert {n for n, k in nodes.items() if n not in ends} <= \
+        {n for n, k in nodes.items() if k in (TDKG + "State", TDKG + "Company")}
+    by_fact = {}
+    for r in rows:
+        by_fact.setdefault(r["fact"], []).append(r)
+    deal = by_fact[TDI + "saudi-akinci-deal-2023"]
+    assert [(r["kind"], r["from"], r["to"], r["year"], r["status"], r["inferred"]) for r in deal] == \
+        [("trade", TDI + "turkiye", TDI + "saudi-arabia", "2023", TDKG + "reported", "false")]
+    # Baykar's part in that deal is only implied, and is drawn with its own status
+    baykar = by_fact[TDI + "f000-participation-baykar-saudi-deal"]
+    assert [(r["from"], r["to"], r["status"]) for r in baykar] == \
+        [(TDI + "baykar", TDI + "saudi-arabia", TDKG + "implied")]
+    assert by_fact[TDI + "f003-nuclear-dimension-denied"][0]["status"] == TDKG + "officiallyDenied"
+    assert {(r["from"], r["to"]) for r in by_fact[TDI + "f000-uzbekistan-joins-shusha"]} == \
+        {(TDI + "uzbekistan", TDI + "turkiye"), (TDI + "uzbekistan", TDI + "azerbaijan")}
+    # links that exist only in the inferred graph: the reasoner's derived relations
+    inferred = [r for r in rows if r["inferred"] == "true"]
+    assert inferred and all(r["fact"].startswith(TDI + "inferred/") for r in inferred)
+    assert all(not r["fact"].startswith(TDI + "inferred/") for r in rows if r["inferred"] == "false")
+    assert {r["kind"] for r in inferred} == {"state-level agreement", "customer", "indirect partnership"}
+    kazakh = [r for r in inferred if r["kind"] == "state-level agreement"
+              and {r["from"], r["to"]} == {TDI + "kazakhstan", TDI + "turkiye"}]
+    assert len(kazakh) == 1 and kazakh[0]["year"] == "2023"
+    indirect = [r for r in inferred if r["kind"] == "indirect partnership"]
+    assert all(r.get("via") and int(r["derivations"]) >= 1 and "year" not in r for r in indirect)
+    china = {r["status"] for r in indirect if {r["from"], r["to"]} == {TDI + "china", TDI + "turkiye"}}
+    assert china == {TDKG + "reported", TDKG + "speculative"}
+    assert {r["kind"] for r in rows} == {"trade", "agreement", "partnership", "rivalry", "tension",
+                                        "membership", "home state", "state-level agreement",
+                                        "customer", "indirect partnership"}
