@@ -9,11 +9,11 @@ from anywhere else.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, render_template
 
 from tdkg import namespaces as ns
+
+from .checkout import project_folder
 
 bp = Blueprint("explore", __name__)
 
@@ -30,16 +30,8 @@ NETWORK_QUERIES = ("network-nodes", "network-edges")
 TIMELINE_QUERIES = ("timeline",)
 
 
-def queries_dir() -> Path:
-    """``queries/`` of the project folder, else of the checkout this server runs from."""
-    configured = (current_app.config["TDKG"].project_dir / "queries").resolve()
-    if configured.is_dir():
-        return configured
-    return Path(__file__).resolve().parents[1] / "queries"
-
-
 def _queries(names: tuple[str, ...]) -> dict[str, str]:
-    folder = queries_dir()
+    folder = project_folder("queries")
     return {name: (folder / f"{name}.rq").read_text(encoding="utf-8") for name in names}
 
 

@@ -21,16 +21,15 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 from tdkg import namespaces as ns
-from tdkg.pipeline import store as pipeline_store
 
 from . import ontology_doc
 from .errors import NotAcceptable, NotFound
-from .formats import BY_NAME, GRAPHS
+from .formats import BY_NAME
 from .sparql import call_worker
 
 bp = Blueprint("pages", __name__)

@@ -13,8 +13,9 @@ import gzip
 import mimetypes
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, request, send_file
 
+from .checkout import project_folder
 from .errors import NotFound
 
 bp = Blueprint("vendor", __name__)
@@ -33,11 +34,7 @@ SETUP_HINT = "run ./scripts/setup.sh, which installs the front-end packages with
 
 
 def node_modules() -> Path:
-    """``node_modules`` of the project folder, else of the checkout this server runs from."""
-    configured = (current_app.config["TDKG"].project_dir / "node_modules").resolve()
-    if configured.is_dir():
-        return configured
-    return Path(__file__).resolve().parents[1] / "node_modules"
+    return project_folder("node_modules")
 
 
 def missing() -> list[str]:

@@ -23,12 +23,12 @@ from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from tdkg import namespaces as ns
 
+from .checkout import project_folder
 from .errors import NotFound
 
 bp = Blueprint("workbench", __name__)
 
 #: queries/ of the source tree, used when the project folder has none
-DEFAULT_QUERIES = Path(__file__).resolve().parents[1] / "queries"
 HEADER_FIELD = re.compile(r"^#\+\s*(\w+):\s*(.*)$")
 HEADER_ITEM = re.compile(r"^#\+\s*-\s*(.*)$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -76,11 +76,6 @@ def parse_header(text: str) -> tuple[dict[str, str | list[str]], str]:
     return fields, "".join(lines[end:])
 
 
-def queries_dir() -> Path:
-    configured = current_app.config["TDKG"].project_dir / "queries"
-    return configured if configured.is_dir() else DEFAULT_QUERIES
-
-
 _cache_lock = threading.Lock()
 _cache: dict[Path, tuple[tuple, list[dict]]] = {}
 
@@ -113,7 +108,7 @@ def default_query() -> str:
 @bp.route("/")
 def page() -> Response:
     config = {"endpoint": "/sparql", "base": ns.BASE, "prefixes": ns.PREFIXES,
-              "defaultQuery": default_query(), "examples": examples(queries_dir())}
+              "defaultQuery": default_query(), "examples": examples(project_folder("queries"))}
     return Response(render_template("query.html", config=config, examples=config["examples"],
                                     build=_build_info()),
                     content_type="text/html; charset=utf-8")
@@ -130,14 +125,14 @@ def _build_info() -> dict | None:
 
 @bp.route("/queries.json")
 def listing() -> Response:
-    response = jsonify({"examples": examples(queries_dir())})
+    response = jsonify({"examples": examples(project_folder("queries"))})
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
 @bp.route("/queries/<name>.rq")
 def query_file(name: str) -> Response:
-    path = queries_dir() / f"{name}.rq"
+    path = project_folder("queries") / f"{name}.rq"
     if not NAME.match(name) or not path.is_file():
         raise NotFound(f"no query named {name!r}; /queries.json lists them")
     response = Response(path.read_bytes(), content_type="application/sparql-query; charset=utf-8")

@@ -5,7 +5,6 @@ import threading
 import time
 
 import pytest
-import requests
 
 from support import Server
 

@@ -6,11 +6,9 @@ The resource IRIs are https://w3id.org/tdkg/...; the server answers them under t
 """
 from __future__ import annotations
 
-import gzip
 import html
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 import rdflib
