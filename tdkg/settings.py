@@ -28,7 +28,10 @@ class Settings:
 
     @property
     def store_root(self) -> Path:
-        return self.state_dir if self.state_dir is not None else self.project_dir / "var"
+        """Absolute, so that it means the same to every part of the server (Flask's send_file
+        reads a relative path against the app's package folder, not the working folder)."""
+        root = self.state_dir if self.state_dir is not None else self.project_dir / "var"
+        return root.absolute()
 
     @property
     def ontology_dir(self) -> Path:

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -22,7 +23,7 @@ from rdflib import Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
-from support import run_tdkg
+from support import PROJECT, Server, run_tdkg
 from tdkg import namespaces as ns
 from tdkg.pipeline import downloads, store
 
@@ -526,3 +527,16 @@ def test_a_build_without_downloads_exports_them_from_its_store(tmp_path, built_s
     assert counts(made) == counts(reference)
     assert (out / "register.csv").read_bytes() == (
         store.current_build(built_state) / "downloads" / "register.csv").read_bytes()
+
+
+def test_a_relative_state_folder_serves_the_downloads(built_state):
+    """`tdkg serve` with the default, relative state folder (./var): files are found where the
+    build put them, not relative to the server's package folder."""
+    relative = os.path.relpath(built_state, PROJECT)
+    server = Server(Path(relative), env={})
+    try:
+        for path in ("/register.csv", "/downloads/complete.ttl", "/context.jsonld"):
+            response = requests.get(server.url + path, timeout=30)
+            assert response.status_code == 200, (path, response.text[:300])
+    finally:
+        server.stop()
