@@ -12,6 +12,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .formats import prefers_html
+
 log = logging.getLogger("tdkg.server")
 
 
@@ -66,11 +68,7 @@ def error_body(status: int, kind: str, message: str, **details: object) -> dict:
 
 def _wants_html() -> bool:
     """A browser asking for a page (not the SPARQL endpoint, whose clients expect JSON errors)."""
-    if request.path.startswith("/sparql"):
-        return False
-    accept = request.accept_mimetypes
-    return "text/html" in accept.values() and \
-        accept.best_match(["application/json", "text/html"]) == "text/html"
+    return not request.path.startswith("/sparql") and prefers_html(request.accept_mimetypes)
 
 
 def _respond(status: int, kind: str, message: str, **details: object):

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from . import dataset
 from .errors import BadRequest, NotFound
+from .formats import prefers_html
 from .pages import View
 from .sparql import call_worker
 
@@ -26,7 +27,7 @@ def why() -> Response:
     result = call_worker(live.pool, job)
     if result["count"] == 0:
         raise NotFound("the graph holds no such triple: " + " ".join(triple))
-    if _wants_html():
+    if prefers_html(request.accept_mimetypes, request.args.get("format")):
         answer = json.loads(result["body"])
         page = render_template("why.html", tree=answer["explanation"], labels=answer["labels"],
                                view=ExplanationView(answer["labels"]))
@@ -35,14 +36,6 @@ def why() -> Response:
         response = Response(result["body"], content_type="application/json")
     response.vary.add("Accept")
     return response
-
-
-def _wants_html() -> bool:
-    if request.args.get("format"):
-        return request.args["format"].lower() == "html"
-    accept = request.accept_mimetypes
-    return "text/html" in accept.values() and \
-        accept.best_match(["application/json", "text/html"]) == "text/html"
 
 
 class ExplanationView(View):

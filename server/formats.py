@@ -64,5 +64,13 @@ def choose(offered: tuple[Format, ...], accept: str | None, keyword: str | None 
     return next(fmt for fmt in offered if best in fmt.media_types)
 
 
+def prefers_html(accept: MIMEAccept, keyword: str | None = None) -> bool:
+    """A page rather than JSON: ``format=html`` or ``json`` decides; otherwise the Accept header
+    must rank text/html above application/json, as a browser's does (``*/*`` alone does not)."""
+    if keyword:
+        return keyword.lower() == "html"
+    return accept["text/html"] > accept["application/json"]
+
+
 def offered_for(form: str | None) -> tuple[Format, ...]:
     return GRAPHS if form in ("CONSTRUCT", "DESCRIBE") else RESULTS

@@ -173,12 +173,8 @@ class View:
 
     @staticmethod
     def href(iri: str) -> str:
-        local = local_path(iri)
-        if local is None:
-            return iri
-        if local.startswith("/ontology#"):
-            return local
-        return local
+        """Our IRIs link to this server (``/id/x``, ``/ontology#Term``); others stay as they are."""
+        return local_path(iri) or iri
 
     @staticmethod
     def compact(iri: str) -> str:

@@ -164,13 +164,7 @@ def _explainer(job: dict):
 
 
 def _status_of_inferred(explainer, labels: _Labels, quad: ox.Quad) -> dict | None:
-    if explainer is None:
-        return None
-    found = explainer.find(str(quad.subject), str(quad.predicate), str(quad.object))
-    if found is None:
-        return None
-    strength = explainer.db.execute("SELECT strength FROM triple WHERE id=?", (found,)).fetchone()[0]
-    iri = explainer.statuses.get(strength)
+    iri = explainer and explainer.status(str(quad.subject), str(quad.predicate), str(quad.object))
     return term_dict(ox.NamedNode(iri), labels) if iri else None
 
 
@@ -183,6 +177,7 @@ def _model(store, node, quads, labels: _Labels, explainer) -> dict:
                       and q.graph_name == INFERRED} - asserted_types
     statements, incoming, facts = [], [], []
     seen_facts = set()
+    is_fact: dict = {}      # subject → whether it is a fact node (carries an asserted status)
     for quad in quads:
         graph = GRAPH_NAMES.get(quad.graph_name, "other")
         row = {"predicate": term_dict(quad.predicate, labels), "graph": graph}
@@ -197,7 +192,9 @@ def _model(store, node, quads, labels: _Labels, explainer) -> dict:
             statements.append(row)
             continue
         row["subject"] = term_dict(quad.subject, labels)
-        if _objects(store, quad.subject, STATUS):     # a fact node: listed once, with its source
+        if quad.subject not in is_fact:
+            is_fact[quad.subject] = bool(_objects(store, quad.subject, STATUS))
+        if is_fact[quad.subject]:                    # a fact node: listed once, with its source
             if quad.subject not in seen_facts:
                 seen_facts.add(quad.subject)
                 facts.append(_fact(store, quad.subject, node, labels))

@@ -24,6 +24,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from tdkg import namespaces as ns
 
 from .errors import BadRequest
+from .formats import prefers_html
 from .sparql import call_worker
 
 bp = Blueprint("search", __name__)
@@ -214,8 +215,7 @@ def _wants_html() -> bool:
         return fmt == "html"
     if fmt:
         raise BadRequest(f"'format' must be html or json, not {fmt[:40]!r}")
-    accept = request.accept_mimetypes
-    return accept["text/html"] > accept["application/json"]
+    return prefers_html(request.accept_mimetypes)
 
 
 @bp.route("/search")

@@ -92,6 +92,12 @@ class Explainer:
         row = self.db.execute("SELECT id FROM triple WHERE s=? AND p=? AND o=?", (s, p, o)).fetchone()
         return row[0] if row else None
 
+    def status(self, s: str, p: str, o: str) -> str | None:
+        """The status IRI a triple's best derivation gives it (None: not in the table)."""
+        row = self.db.execute("SELECT strength FROM triple WHERE s=? AND p=? AND o=?",
+                              (s, p, o)).fetchone()
+        return self.statuses.get(row[0]) if row else None
+
     def explain(self, triple_id: int, depth: int = 0) -> dict:
         s, p, o, origin, strength = self.db.execute(
             "SELECT s, p, o, origin, strength FROM triple WHERE id=?", (triple_id,)).fetchone()
