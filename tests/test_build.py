@@ -43,7 +43,8 @@ def test_successful_rebuild_is_picked_up_by_the_running_server(scratch_state, tm
         data = _data_copy(tmp_path)
         (data / "zz-extra.ttl").write_text(
             "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
-            "<https://w3id.org/tdkg/id/test-marker> rdfs:label \"build marker\"@en .\n")
+            "<https://w3id.org/tdkg/id/test-marker> rdfs:label \"build marker\"@en ;\n"
+            "    a <https://w3id.org/tdkg/ontology#Person> .\n")
         result = run_tdkg("build", "--state-dir", str(scratch_state), "--data-dir", str(data),
                           "--skip-validation")
         assert result.returncode == 0, result.stderr
@@ -82,9 +83,12 @@ def test_shacl_violation_fails_the_build_with_a_readable_report(scratch_state, t
         "@prefix tdkg: <https://w3id.org/tdkg/ontology#> .\n"
         "@prefix tdi: <https://w3id.org/tdkg/id/> .\n"
         "@prefix tds: <https://w3id.org/tdkg/source/> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
         "tdi:lonely-deal a tdkg:ArmsDeal ; tdkg:supplier tdi:turkiye ;\n"
+        "    rdfs:label \"a deal with one party\"@en ;\n"
         "    tdkg:statedIn tds:doc-000 ; tdkg:status tdkg:reported .\n")
     result = run_tdkg("build", "--state-dir", str(scratch_state), "--data-dir", str(data))
     assert result.returncode == 1
     assert "SHACL validation failed" in result.stderr and "lonely-deal" in result.stderr
     assert (scratch_state / "current").resolve() == before
+

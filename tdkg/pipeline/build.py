@@ -1,4 +1,5 @@
-"""The build: load → validate → reason → store → publish, in that order, or nothing at all.
+"""The build: load → closed vocabulary → validate → reason → store → publish, in that order, or
+nothing at all.
 
 ``build()`` is what ``tdkg build`` and ``tdkg serve`` call. It writes a complete new store in its
 own folder and publishes it only when every step passed; on any :class:`BuildError` the new folder
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from .. import namespaces as ns
 from ..settings import Settings
-from . import derivations, downloads, store
+from . import derivations, downloads, store, vocabulary
 from .convert import to_rdflib_graph
 from .errors import BuildError
 from .load import digest, load_sources, source_files
@@ -88,6 +89,10 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
         rules = load_rules(inputs.rules[0].parent) if inputs.rules else []
     log(f"loaded {len(sources.ontology)} ontology and {len(sources.data)} data triples "
         f"from {len(sources.files)} files, {len(rules)} rules")
+    with _timed(timings, "vocabulary"):
+        checked = vocabulary.check(sources, inputs.shapes, inputs.rules)
+    log(f"closed vocabulary: every term is one of the ontology's {checked['terms']}, "
+        f"every thing used is among the {checked['things']} typed and labelled")
     ontology_graph = data_graph = None
     if options.validate or options.owl_files:     # rdflib copies, made once for both uses
         ontology_graph, data_graph = to_rdflib_graph(sources.ontology), to_rdflib_graph(sources.data)

@@ -1,6 +1,7 @@
 """Typed build errors: each names what failed and where, and the CLI prints it as is."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 
@@ -27,3 +28,27 @@ class ValidationError(BuildError):
 
 class InconsistencyError(BuildError):
     """The ontology and data contradict each other; the message names the clash."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One finding at a place in a source file: ``path:line: message``."""
+
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line else \
+            f"{self.path}: {self.message}"
+
+
+class VocabularyError(BuildError):
+    """Terms the ontology does not declare, or things used but never described; every problem
+    of the build in one error, each naming file and line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"closed vocabulary: {len(problems)} unknown or undescribed term(s):\n"
+                         f"{lines}")

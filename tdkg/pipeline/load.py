@@ -23,6 +23,8 @@ class Sources:
     ontology: list[ox.Triple]
     data: list[ox.Triple]
     files: list[Path]
+    #: each file's own triples (the same objects, not copies), for checks that name the file
+    by_file: dict[Path, list[ox.Triple]] = dataclasses.field(default_factory=dict)
 
 
 def source_files(folder: Path) -> list[Path]:
@@ -51,9 +53,10 @@ def _position(err: SyntaxError) -> tuple[int | None, int | None]:
 
 
 def load_sources(ontology_files: list[Path], data_files: list[Path]) -> Sources:
-    ontology = [t for f in ontology_files for t in parse_file(f)]
-    data = [t for f in data_files for t in parse_file(f)]
-    return Sources(ontology, data, ontology_files + data_files)
+    by_file = {f: parse_file(f) for f in ontology_files + data_files}
+    ontology = [t for f in ontology_files for t in by_file[f]]
+    data = [t for f in data_files for t in by_file[f]]
+    return Sources(ontology, data, ontology_files + data_files, by_file)
 
 
 def digest(files: list[Path]) -> str:
