@@ -92,3 +92,31 @@ def test_shacl_violation_fails_the_build_with_a_readable_report(scratch_state, t
     assert "SHACL validation failed" in result.stderr and "lonely-deal" in result.stderr
     assert (scratch_state / "current").resolve() == before
 
+
+def test_a_fact_of_a_class_without_its_own_shape_still_needs_source_and_status(scratch_state,
+                                                                                tmp_path):
+    """A `tdkg:Visit` (no shape names that class) without source and status, and an untyped
+    (blank) node with a supplier and a recipient, used to pass SHACL: now the common fact
+    shapes reach every subclass of tdkg:Fact, and a node used as a fact must say which kind
+    it is."""
+    before = (scratch_state / "current").resolve()
+    data = _data_copy(tmp_path)
+    (data / "zz-facts.ttl").write_text(
+        "@prefix tdkg: <https://w3id.org/tdkg/ontology#> .\n"
+        "@prefix tdi: <https://w3id.org/tdkg/id/> .\n"
+        "@prefix tds: <https://w3id.org/tdkg/source/> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        'tdi:unsourced-visit a tdkg:Visit ; rdfs:label "an unsourced visit"@en ;\n'
+        "    tdkg:visitor tdi:turkiye ; tdkg:visitedState tdi:pakistan .\n"
+        '[] rdfs:label "a deal of no class"@en ;\n'
+        "    tdkg:supplier tdi:turkiye ; tdkg:recipient tdi:pakistan ;\n"
+        "    tdkg:statedIn tds:doc-000 ; tdkg:status tdkg:reported .\n")
+    result = run_tdkg("build", "--state-dir", str(scratch_state), "--data-dir", str(data))
+    assert result.returncode == 1
+    assert "SHACL validation failed with 3 violation(s)" in result.stderr
+    report = result.stderr
+    for shape, node in (("FactStatedInShape", "unsourced-visit"),
+                        ("FactStatusShape", "unsourced-visit"),
+                        ("FactTypeShape", "a deal of no class")):
+        assert f"shapes#{shape}>" in report and node in report
+    assert (scratch_state / "current").resolve() == before
