@@ -198,7 +198,7 @@ def summary(rows: list[Row]) -> dict[str, float]:
     """Figures of one table: units, sentences, sentences mapped to facts, fact nodes, and fact
     nodes per mapped sentence."""
     sentence_rows = [r for r in rows if r.kind == "sentence"]
-    mapped = [r for r in sentence_rows if r.facts]
+    mapped = [r for r in sentence_rows if any(f.startswith("tdi:") for f in r.facts)]
     facts = {f for r in rows for f in r.facts if f.startswith("tdi:")}
     mentions = sum(len([f for f in r.facts if f.startswith("tdi:")]) for r in mapped)
     return {"units": len(rows), "sentences": len(sentence_rows), "mapped": len(mapped),

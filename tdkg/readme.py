@@ -3,7 +3,8 @@ fails when they are stale.
 
 A section sits between ``<!-- BEGIN name -->`` and ``<!-- END name -->``. ``settings`` is the table
 of settings from :data:`tdkg.settings.FIELDS`; ``statistics`` is the answer of
-``queries/facts-by-document-and-status.rq`` on the published build, as a Markdown table.
+``queries/facts-by-document-and-status.rq`` on the published build, as a Markdown table;
+``coverage`` sums up the coverage tables of ``data/coverage/`` (:mod:`tdkg.coverage`).
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from . import coverage
 from . import namespaces as ns
 from .pipeline import store as pipeline_store
 from .settings import FIELDS, Settings, env_name
 
 STATISTICS_QUERY = Path("queries") / "facts-by-document-and-status.rq"
+COVERAGE_DIR = Path("data") / "coverage"
 
 
 def settings_table(_: Settings) -> str:
@@ -54,9 +57,20 @@ def statistics_table(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def coverage_table(settings: Settings) -> str:
+    lines = ["| document | units | sentences | sentences with facts | sentences without (reason given) "
+             "| fact nodes | fact nodes per sentence with facts |", "|---|---|---|---|---|---|---|"]
+    for doc, rows in coverage.tables(settings.project_dir / COVERAGE_DIR).items():
+        s = coverage.summary(rows)
+        lines.append(f"| doc {doc} | {s['units']} | {s['sentences']} | {s['mapped']} | "
+                     f"{s['sentences'] - s['mapped']} | {s['facts']} | {s['per_sentence']:.2f} |")
+    return "\n".join(lines)
+
+
 SECTIONS: dict[str, Callable[[Settings], str]] = {
     "settings": settings_table,
     "statistics": statistics_table,
+    "coverage": coverage_table,
 }
 
 

@@ -35,6 +35,7 @@ def test_tdkg_readme_command_fills_stale_sections(built_state, tmp_path):
     import shutil
     from support import run_tdkg
     shutil.copytree(PROJECT / "queries", tmp_path / "queries")
+    shutil.copytree(PROJECT / "data" / "coverage", tmp_path / "data" / "coverage")
     stale = README.replace("| `--timeout` |", "| `--timeout-stale` |")
     (tmp_path / "README.md").write_text(stale)
     result = run_tdkg("readme", "--project-dir", str(tmp_path), "--state-dir", str(built_state))
