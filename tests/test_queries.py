@@ -268,3 +268,157 @@ def test_network_edges(live_server):
     assert {r["kind"] for r in rows} == {"trade", "agreement", "partnership", "rivalry", "tension",
                                         "membership", "home state", "state-level agreement",
                                         "customer", "indirect partnership"}
+
+
+# ---- provenance and epistemic status: what rests on what, who says it, how firmly ----------------
+
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+def short(iri: str) -> str:
+    return "tdi:" + iri[len(TDI):] if iri.startswith(TDI) else iri
+
+
+def _doc_000_scopes() -> dict[str, set]:
+    """Fact node → footnote numbers covering its sentences, from the coverage table and the
+    splitter (independently of the graph)."""
+    from tdkg.coverage import footnote_scope, seed_files, split, tables
+    scope = footnote_scope(split(seed_files(SEEDS)["000"].read_text(encoding="utf-8")))
+    found: dict[str, set] = {}
+    for row in tables(ROOT / "data" / "coverage")["000"]:
+        for name in row.facts:
+            if name.startswith("tdi:"):
+                found.setdefault(name, set()).add(scope.get(row.sentence))
+    return found
+
+
+def test_facts_resting_on_a_footnote(live_server):
+    rows = live_server.select(query("facts-resting-on-a-footnote"))
+    facts = {short(r["fact"]) for r in rows}
+    in_scope = {name for name, numbers in _doc_000_scopes().items() if numbers == {22}}
+    assert facts == in_scope and "tdi:f000-uzbekistan-joins-shusha" in facts
+    shusha = [r for r in rows if r["fact"] == TDI + "f000-uzbekistan-joins-shusha"][0]
+    assert (shusha["status"], shusha["voiceLabel"]) == (TDKG + "officiallyDenied", "Turkish media circles")
+    assert column(rows, "publisher") == {"Kun.uz"} and not column(rows, "author")
+    assert all(r.get("workDescription") for r in rows)
+
+
+def test_statements_attributed_to_voices(live_server):
+    rows = live_server.select(query("statements-attributed-to-voices"))
+    claimed = {r["f"] for r in live_server.select(
+        "PREFIX tdkg: <%s> SELECT ?f { ?f tdkg:status tdkg:claimed }" % TDKG)}
+    assert claimed <= column(rows, "fact")
+    assert TDKG + "reported" not in column(rows, "status")
+    by_fact = {short(r["fact"]): r for r in rows}
+    sipri = by_fact["tdi:f000-ranking-12th-exporter"]
+    assert (sipri["voiceLabel"], sipri["unnamed"]) == ("Stockholm International Peace Research Institute", "false")
+    assert by_fact["tdi:f003-pakistan-programme-sovereign"]["voice"] == TDI + "pakistan"
+    experts = by_fact["tdi:f002-intention-nuclear-learning"]
+    assert (experts["unnamed"], experts["status"]) == ("true", TDKG + "speculative")
+    assert by_fact["tdi:f002-analyst-quote"]["unnamed"] == "true"
+
+
+def test_statements_on_unnamed_voices(live_server):
+    rows = live_server.select(query("statements-on-unnamed-voices"))
+    voices = {short(r["voice"]): r for r in rows}
+    assert "tdi:sipri" not in voices and "tdi:pakistan" not in voices
+    assert voices["tdi:unnamed-experts-002"]["statuses"] == "speculative"
+    assert int(voices["tdi:unnamed-media-sources"]["statements"]) == 3   # training, assistance, facility
+    assert sum(int(r["statements"]) for r in rows) >= 15
+
+
+def test_speculative_statements(live_server):
+    rows = live_server.select(query("speculative-statements"))
+    speculative = {r["f"] for r in live_server.select(
+        "PREFIX tdkg: <%s> SELECT ?f { ?f tdkg:statedIn ?d ; tdkg:status tdkg:speculative }" % TDKG)}
+    assert column(rows, "fact") == speculative
+    assert {TDI + "f000-assessment-china-reaction", TDI + "f002-forecast-stronger-ties",
+            TDI + "f003-nuclear-pact-claim"} <= speculative
+    voices = {short(r["fact"]): r.get("voiceLabel") for r in rows}
+    assert voices["tdi:f003-analysts-indirect-implications"] == "unnamed security analysts (doc 003)"
+    assert voices["tdi:f000-assessment-china-reaction"] is None      # the author's own possibility
+
+
+def test_denied_and_negated_statements(live_server):
+    rows = live_server.select(query("denied-and-negated-statements"))
+    denied = {short(r["statement"]): r["byLabel"] for r in rows if r["kind"] == "officially denied"}
+    assert denied == {"tdi:f000-uzbekistan-joins-shusha": "Uzbekistan",
+                      "tdi:f003-nuclear-dimension-denied": "Pakistan"}
+    negated = [r for r in rows if r["kind"] == "negated by the document"]
+    pact = {r["how"] for r in negated if r["statement"] == TDI + "f003-nuclear-pact-claim"}
+    assert pact == {"not the case", "unsubstantiated"}
+    assert {r["how"] for r in negated if r["statement"] == TDI + "f002-nuclear-dimension-speculation"} == \
+        {"not reported"}
+    assert TDKG + "reported" not in {r["statementStatus"] for r in negated}
+
+
+def test_statements_in_tension(live_server):
+    rows = live_server.select(query("statements-in-tension"))
+    assert len(rows) >= 9
+    for r in rows:
+        if r["visibleIn"] == TDS + "curator":
+            assert r["firstDocument"] != r["secondDocument"] and r["tensionStatus"] == TDKG + "curatorKnowledge"
+        else:
+            assert r["firstDocument"] == r["secondDocument"] == r["visibleIn"]
+    pairs = {(short(r["first"]), short(r["second"])) for r in rows}
+    assert ("tdi:f000-rank-kazakhstan-principal-market", "tdi:f000-share-uae-2015-2019") in pairs
+    assert ("tdi:f003-nuclear-pact-claim", "tdi:f003-no-formal-nuclear-pact") in pairs
+
+
+def test_cited_works_and_publishers(live_server):
+    rows = {r["work"].rsplit("/", 1)[-1]: r for r in live_server.select(query("cited-works-and-publishers"))}
+    assert len(rows) == 28                       # 29 footnotes, 14 and 17 cite one work
+    minute = rows["work-turkish-minute-2025-arms-exports"]
+    assert set(minute["footnotes"].split(", ")) == {"14", "17"} and "author" not in minute
+    assert rows["work-politico-2025-spain-nato"]["publisher"] == "Politico"
+    assert "author" not in rows["work-oryx-2022-stalwart-ally"]
+    assert rows["work-kardas-rsdi-defence-industry"]["author"] == "Saban Kardas"
+    on_22 = live_server.select(query("facts-resting-on-a-footnote"))
+    assert int(rows["work-kun-uz-2025-uzbekistan-refutes"]["facts"]) == len({r["fact"] for r in on_22})
+    assert all(r.get("description") for r in rows.values())
+
+
+def test_footnotes_citing_other_subjects(live_server):
+    rows = live_server.select(query("footnotes-citing-other-subjects"))
+    fits = {r["number"]: r["fit"] for r in rows}
+    assert fits["6"] == TDKG + "workOnOtherSubject" and fits["26"] == TDKG + "workOnOtherSubject"
+    karabakh = {r.get("fact") for r in rows if r["number"] == "6"}
+    assert TDI + "f000-conflict-karabakh" in karabakh
+    assert all("Idlib" in r["workDescription"] for r in rows if r["number"] == "6")
+
+
+def test_authors_own_statements_doc_000(live_server):
+    rows = live_server.select(query("authors-own-statements-doc-000"))
+    tensions = {short(r["fact"]) for r in rows if r["class"] == TDKG + "StatementTension"}
+    expected = {name for name, numbers in _doc_000_scopes().items() if numbers == {None}}
+    assert {short(r["fact"]) for r in rows} - tensions == expected
+    assert {"tdi:f000-partnership-turkiye-azerbaijan-naval", "tdi:f000-assessment-eurasian-frameworks",
+            "tdi:f000-assessment-engine-gap"} <= expected
+
+
+def test_implied_statements(live_server):
+    rows = live_server.select(query("implied-statements"))
+    implied = {r["f"] for r in live_server.select(
+        "PREFIX tdkg: <%s> SELECT ?f { ?f tdkg:statedIn ?d ; tdkg:status tdkg:implied }" % TDKG)}
+    assert column(rows, "fact") == implied
+    assert TDI + "f000-membership-turkiye-nato" in implied       # mentioned in passing
+    assert TDI + "f001-membership-turkiye-nato" not in implied   # stated: "as a NATO member state"
+    assert all(r["reading"] for r in rows)
+
+
+def test_statements_from_media_reports(live_server):
+    rows = {short(r["fact"]): r for r in live_server.select(query("statements-from-media-reports"))}
+    sami = rows["tdi:sami-technology-transfer-2025"]
+    assert (sami["outletLabel"], sami["year"], sami["month"], sami["footnoteNumber"]) == \
+        ("Saudi media", "2025", "7", "13")
+    assert (rows["tdi:f000-training-uzbekistan"]["year"], rows["tdi:f000-training-uzbekistan"]["month"]) == ("2025", "1")
+    assert "tdi:f000-ranking-12th-exporter" not in rows          # SIPRI is a research institute
+
+
+def test_inferences_on_doubtful_premises(live_server):
+    rows = live_server.select(query("inferences-on-doubtful-premises"))
+    assert TDKG + "reported" not in column(rows, "status")
+    assert all(r["status"] == r["premiseStatus"] for r in rows)
+    saudi = [r for r in rows if r["kind"] == TDKG + "StateLevelAgreementRelation"
+             and "Saudi Arabia" in r["relates"]]
+    assert saudi and {short(r["premise"]) for r in saudi} == {"tdi:f000-home-state-sami"}
