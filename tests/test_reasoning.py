@@ -148,6 +148,9 @@ def test_if_a_company_and_a_foreign_ministry_sign_then_their_states_have_an_agre
     derivation, status = found[("tdi:turkiye", "tdkg:hasDefenceAgreementWith", "tdi:romania")]
     assert status.endswith("#implied")            # the weaker of the deal and the attribution
     assert ("tdi:romania", "tdkg:hasDefenceAgreementWith", "tdi:turkiye") in found
+    # the node names every premise its status rests on: the deal and the attribution it used
+    node = "tdi:inferred/state-agreement/deal--romania--turkiye"
+    assert {o for (s, p, o) in found if s == node and p == "tdkg:basedOn"} == {"tdi:deal", "tdi:h"}
 
 
 def test_if_two_states_sign_directly_then_nothing_is_lifted():
