@@ -187,6 +187,12 @@ class Generator:
         for i, s in enumerate(p.alliances, 1):
             yield from entity_triples(self.rng, s, "Alliance", f"Alliance {i}", docs)
 
+    def documents(self) -> Iterator[Triple]:
+        """Every source document, typed and labelled (the build refuses things it cannot name)."""
+        for i, doc in enumerate(self.pools.docs, 1):
+            yield doc, iri(RDF_TYPE), term("Document")
+            yield doc, iri(RDFS_LABEL), literal(f"Document {i}")
+
     def home_state(self, company: str) -> Iterator[Triple]:
         """The home state of one company (skewed: most companies are Turkish)."""
         node = self.node("home-state")
@@ -238,6 +244,7 @@ class Generator:
         amount = f"{self.rng.lognormvariate(17, 1.5):.2f}"
         yield agreement, term("value"), value
         yield value, iri(RDF_TYPE), term("MonetaryValue")
+        yield value, iri(RDFS_LABEL), literal(f"Value of {n}")
         yield value, term("amount"), typed(amount, XSD_DECIMAL)
         yield value, term("currency"), term(weighted(self.rng, CURRENCIES))
 
@@ -291,7 +298,7 @@ class Generator:
     def triples(self) -> Iterator[Triple]:
         """The whole graph; stops at the first fact that reaches the target count."""
         written = 0
-        for triple in itertools.chain(self.entities(), self.structure()):
+        for triple in itertools.chain(self.entities(), self.documents(), self.structure()):
             written += 1
             yield triple
         while written < self.target:
