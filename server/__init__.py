@@ -1,60 +1,12 @@
 """The HTTP side of TDKG: a Flask app that only reads the store the pipeline published.
 
-``create_app(settings)`` is the app factory; the production WSGI server (gunicorn) is started by
-:mod:`.runner`. Blueprints: :mod:`.sparql` (the SPARQL 1.1 Protocol endpoint) and :mod:`.ops`.
+The app factory is :func:`create_app` (in :mod:`.app`); the production WSGI server (gunicorn)
+is started by :mod:`.runner`. This package file imports nothing else, so that a query worker
+(:mod:`.execute`, spawned as a fresh interpreter) starts without loading Flask and the app.
 """
 from __future__ import annotations
 
-import logging
-import threading
 
-from flask import Flask
-from flask_cors import CORS
-
-from tdkg.settings import Settings
-
-from . import (downloads, errors, explain, explore, ops, pages, search, sparql, vendor, void,
-               workbench)
-from .cache import AnswerCache
-from .fastpath import ReplayCachedGets
-from .live import LiveStore
-
-
-def create_app(settings: Settings) -> Flask:
-    app = Flask(__name__)
-    app.config["TDKG"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
-    pool_size = 1 if settings.updates_enabled else max(1, min(settings.threads, 2))
-    app.config["TDKG_LIVE"] = LiveStore(settings.store_root, pool_size, settings.updates_enabled)
-    app.config["TDKG_CACHE"] = AnswerCache(settings.cache_entries)
-    CORS(app, resources={r"/sparql/?": {"origins": "*", "methods": ["GET", "POST", "OPTIONS"]},
-                         r"/healthz": {"origins": "*"}, r"/why": {"origins": "*"},
-                         r"/search": {"origins": "*"}},
-         allow_headers=["Content-Type", "Accept", "Cache-Control"], send_wildcard=True,
-         expose_headers=["Server-Timing", "TDKG-Truncated", "TDKG-Result-Limit"])
-    app.register_blueprint(sparql.bp)
-    app.register_blueprint(ops.bp)
-    app.register_blueprint(explain.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(vendor.bp)
-    app.register_blueprint(search.bp)
-    app.register_blueprint(downloads.bp)
-    app.register_blueprint(void.bp)
-    app.register_blueprint(workbench.bp)
-    app.register_blueprint(explore.bp)
-    ops.install(app)
-    errors.register(app)
-    logging.getLogger("tdkg").setLevel(logging.INFO)
-    threading.Thread(target=_warm, args=(app.config["TDKG_LIVE"],), daemon=True).start()
-    if not settings.updates_enabled and settings.cache_entries > 0:
-        app.wsgi_app = ReplayCachedGets(app.wsgi_app, settings.store_root,
-                                        AnswerCache(settings.cache_entries))
-    return app
-
-
-def _warm(live: LiveStore) -> None:
-    """Open the store in one query worker now, so the first request does not wait for it."""
-    try:
-        live.snapshot().pool.warm()
-    except Exception as err:  # no store yet, or it cannot open: the first request will say why
-        logging.getLogger("tdkg.server").warning("warm-up skipped: %s", err)
+def create_app(settings):
+    from .app import create_app as factory
+    return factory(settings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tdkg import namespaces as ns
 
-from tdkg import sparqltext as lexer
+from tdkg import sparql_lexer as lexer
 from .errors import BadRequest
 
 
@@ -20,21 +20,21 @@ def default_graphs(inference: bool) -> list[str]:
     return graphs + [ns.GRAPH_INFERRED] if inference else graphs
 
 
-def query_dataset(toks: list[lexer.Token], default: list[str], named: list[str],
+def query_dataset(names_dataset: bool, default: list[str], named: list[str],
                   inference: bool) -> tuple[list[str] | None, list[str] | None]:
-    """(default graph, named graphs) to pass to the store; None leaves the query's own choice."""
+    """(default graph, named graphs) to pass to the store; None leaves the query's own choice
+    (``names_dataset``: the query has FROM or FROM NAMED)."""
     if default or named:
         return default, named
-    if lexer.has_word(toks, "FROM"):
+    if names_dataset:
         return None, None
     return default_graphs(inference), None
 
 
-def add_using(text: str, using: list[str], using_named: list[str]) -> str:
+def add_using(text: str, toks: list[lexer.Token], using: list[str], using_named: list[str]) -> str:
     """Insert the protocol's USING clauses before the WHERE of every INSERT/DELETE operation."""
     if not using and not using_named:
         return text
-    toks = lexer.tokens(text)
     if lexer.has_word(toks, "USING", "WITH"):
         raise BadRequest("using-graph-uri/using-named-graph-uri cannot be combined with "
                          "USING or WITH in the update")

@@ -54,12 +54,38 @@ class UnsupportedMediaType(EndpointError):
     status, kind = 415, "unsupported-media-type"
 
 
+class QueryTooLarge(EndpointError):
+    status, kind = 413, "query-too-large"
+
+
+class QueryTooComplex(EndpointError):
+    status, kind = 400, "query-too-complex"
+
+
+class RequestTimeout(EndpointError):
+    status, kind = 408, "request-timeout"
+
+
 class QueryTimeout(EndpointError):
     status, kind = 503, "query-timeout"
 
 
 class NotReady(EndpointError):
     status, kind = 503, "no-store"
+
+
+class Busy(EndpointError):
+    """Every slot for long-running queries is taken (see :mod:`.pool`)."""
+    status, kind = 503, "busy"
+
+
+class MemoryLimit(EndpointError):
+    status, kind = 503, "memory-limit"
+
+
+class WorkerUnavailable(EndpointError):
+    """No query worker could be started, or it crashed: retried for the next request."""
+    status, kind = 503, "worker-unavailable"
 
 
 def error_body(status: int, kind: str, message: str, **details: object) -> dict:
@@ -86,7 +112,7 @@ def register(app: Flask) -> None:
     else the JSON body."""
     @app.errorhandler(EndpointError)
     def _endpoint_error(err: EndpointError):
-        if err.status >= 500 and not isinstance(err, (QueryTimeout, NotReady)):
+        if err.status >= 500 and not isinstance(err, (QueryTimeout, NotReady, Busy, MemoryLimit)):
             log.error("%s: %s", err.kind, err.message)
         return _respond(err.status, err.kind, err.message, **err.details)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pyoxigraph as ox
 
 from tdkg.pipeline import derivations
 
-from . import resource, results
+from . import resource, results, sandbox
 
 
 def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
@@ -32,7 +33,8 @@ def dataset_args(job: dict) -> dict:
 
 
 def run_query(store: ox.Store, job: dict) -> dict:
-    answer = store.query(job["text"], base_iri=job.get("base_iri"), **dataset_args(job))
+    answer = store.query(job["text"], base_iri=job.get("base_iri"), prefixes=job.get("prefixes"),
+                         **dataset_args(job))
     fmt, cap = job.get("fmt"), job["cap"]
     if isinstance(answer, ox.QueryBoolean):
         fmt = fmt if fmt in results.RESULTS_FORMAT else "json"
@@ -48,7 +50,7 @@ def run_query(store: ox.Store, job: dict) -> dict:
 
 
 def run_update(store: ox.Store, job: dict) -> dict:
-    store.update(job["text"], base_iri=job.get("base_iri"))
+    store.update(job["text"], base_iri=job.get("base_iri"), prefixes=job.get("prefixes"))
     store.flush()
     return {"kind": "update", "fmt": None, "body": b"", "count": 0, "truncated": False}
 
@@ -71,12 +73,14 @@ OPERATIONS = {"query": run_query, "update": run_update, "why": run_why,
 
 
 def run(store: ox.Store, job: dict) -> tuple:
-    """('ok', answer) or ('error', kind, message); kinds: syntax, eval."""
+    """('ok', answer) or ('error', kind, message); kinds: syntax, eval, memory."""
     started = time.perf_counter()
     try:
         answer = OPERATIONS[job["op"]](store, job)
     except SyntaxError as err:
         return ("error", "syntax", str(err))
+    except MemoryError:
+        return ("error", "memory", "the answer did not fit in the query worker's memory")
     except (OSError, ValueError, TypeError, RuntimeError, sqlite3.Error) as err:
         return ("error", "eval", f"{type(err).__name__}: {err}")
     answer["elapsed"] = time.perf_counter() - started
@@ -87,14 +91,39 @@ def open_store(path: str, writable: bool) -> ox.Store:
     return ox.Store(path) if writable else ox.Store.read_only(path)
 
 
-def serve(conn, path: str, writable: bool) -> None:
-    """Worker process main loop: open the store once, then answer jobs until the pipe closes."""
-    store = open_store(path, writable)
-    conn.send(("ready",))
+def serve(conn, spec) -> None:
+    """Worker process main: confine this process while it is single-threaded (no network, the
+    memory ceiling), open the store once, then answer jobs until the pipe closes. Jobs run on a
+    thread with a large stack, so that deeply nested queries cannot overflow it (the query size
+    and nesting limits of :mod:`.guard` keep them below what that stack holds)."""
+    status = sandbox.confine() if spec.sandbox else {"confined": False}
+    if spec.memory_mib:
+        sandbox.limit_memory(spec.memory_mib)
+    status["memory_mib"] = spec.memory_mib
+    try:
+        store = open_store(spec.path, spec.writable)
+    except OSError as err:
+        conn.send(("failed", f"cannot open the store {spec.path}: {err}"))
+        return
+    conn.send(("ready", status))
+    threading.stack_size(spec.stack_mib * 1024 * 1024)
+    loop = threading.Thread(target=_answer_jobs, args=(conn, store, spec.path),
+                            name="tdkg-evaluate")
+    loop.start()
+    loop.join()
+
+
+def _answer_jobs(conn, store: ox.Store, path: str) -> None:
     while True:
         try:
             job = conn.recv()
-        except (EOFError, KeyboardInterrupt):
+        except (EOFError, OSError, KeyboardInterrupt):
             return
         job.setdefault("store_path", path)
-        conn.send(run(store, job))
+        outcome = run(store, job)
+        try:
+            conn.send(outcome)
+        except OSError:
+            return
+        if outcome[:2] == ("error", "memory"):
+            return

@@ -1,61 +1,135 @@
-"""A pool of killable query worker processes: the way the endpoint enforces its timeout.
+"""A pool of killable query worker processes: how the endpoint bounds each operation's time,
+memory and reach, and heals when a worker fails.
 
-pyoxigraph evaluates a query inside Rust and cannot be interrupted from Python, so each query runs
-in a worker process. The caller waits on the worker's pipe for at most the timeout; when it
-expires the worker is killed (SIGKILL) and replaced, the client gets a timeout error, and every
-other worker keeps serving.
+pyoxigraph evaluates a query inside Rust and cannot be interrupted from Python, so each operation
+runs in a worker process (:mod:`.execute`), confined as :class:`WorkerSpec` says (no network,
+a memory ceiling). The caller waits on the worker's pipe in short slices until the request's
+deadline, checking between slices whether its client has gone; on a deadline or a departed
+client the worker is killed (SIGKILL) and replaced, and every other worker keeps serving.
+
+Healing: no lock is held while a worker starts; a worker found dead when it is taken (or whose
+pipe is broken when the job is sent) is replaced and the job goes to a fresh one; a worker that
+dies while answering (a crash, the memory ceiling) is replaced and the request gets a typed
+error; a failed start is an error for that request only and is retried for the next.
+
+A spare worker is started in the background whenever none is idle and the pool has room, so a
+request rarely waits for a start (which counts against its deadline).
+
+Slow queries cannot starve the rest: an operation may run past ``short`` seconds only while it
+holds one of ``long_slots`` slots (fewer than the workers), so at least one worker always turns
+over within ``short`` seconds. An operation that needs a slot when none is free is stopped with
+:class:`Busy`.
 """
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
-import queue
+import signal
 import threading
 import time
+from collections.abc import Callable
 
 from . import execute
 
 _CTX = multiprocessing.get_context("spawn")
 START_TIMEOUT = 60.0
+SLICE = 0.25
 
 
 class Timeout(Exception):
+    """The deadline passed (waiting for a worker, starting one, or running the operation)."""
+
+
+class Busy(Exception):
+    """The operation outran ``short`` seconds while every long-running slot was taken."""
+
+
+class ClientGone(Exception):
     pass
 
 
 class WorkerDied(Exception):
+    def __init__(self, message: str, memory: bool = False):
+        super().__init__(message)
+        self.memory = memory
+
+
+class WorkerStartFailed(Exception):
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker opens and how it is confined."""
+
+    path: str
+    writable: bool = False
+    sandbox: bool = True            # own network namespace + seccomp (see .sandbox)
+    memory_mib: int = 0             # RLIMIT_DATA; 0: no limit
+    stack_mib: int = 256            # stack of the thread that parses and evaluates
+
+    def confinement_required(self) -> bool:
+        return self.sandbox
+
+
 class Worker:
-    def __init__(self, path: str, writable: bool):
+    def __init__(self, spec: WorkerSpec, deadline: float):
+        self.spec = spec
         self.conn, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=execute.serve, args=(child, path, writable),
-                                    daemon=True, name="tdkg-query-worker")
+        self.process = _CTX.Process(target=execute.serve, args=(child, spec), daemon=True,
+                                    name="tdkg-query-worker")
         self.process.start()
         child.close()
-        if not self.conn.poll(START_TIMEOUT):
-            self.kill()
-            raise WorkerDied(f"query worker did not start within {START_TIMEOUT:.0f} s")
-        self._expect_ready()
+        self.status = self._handshake(deadline)
 
-    def _expect_ready(self) -> None:
+    def _handshake(self, deadline: float) -> dict:
+        wait = max(0.0, min(deadline, time.monotonic() + START_TIMEOUT) - time.monotonic())
+        if not self.conn.poll(wait):
+            self.kill()
+            raise Timeout() if time.monotonic() >= deadline else WorkerStartFailed(
+                f"query worker did not start within {START_TIMEOUT:.0f} s")
         try:
             message = self.conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             self.kill()
-            raise WorkerDied("query worker failed to open the store") from None
-        assert message == ("ready",), message
+            raise WorkerStartFailed("query worker exited while starting") from None
+        if message[0] != "ready":
+            self.kill()
+            raise WorkerStartFailed(message[1])
+        if self.spec.sandbox and not message[1].get("confined"):
+            self.kill()
+            raise WorkerStartFailed("the OS did not confine the query worker (no network "
+                                    f"namespace and no seccomp filter): {message[1]}")
+        return message[1]
 
-    def call(self, job: dict, timeout: float) -> tuple:
-        self.conn.send(job)
-        if not self.conn.poll(timeout):
-            self.kill()
-            raise Timeout()
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def send(self, job: dict) -> None:
+        try:
+            self.conn.send(job)
+        except OSError:
+            raise WorkerDied("query worker pipe closed") from None
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            return self.conn.poll(timeout)
+        except OSError:
+            return True     # recv() will report the closed pipe
+
+    def receive(self) -> tuple:
         try:
             return self.conn.recv()
-        except EOFError:
-            self.kill()
-            raise WorkerDied("query worker exited while answering") from None
+        except (EOFError, OSError):
+            self.process.join(2)
+            code = self.process.exitcode
+            if code == -signal.SIGKILL:
+                reason = "was killed (by the OS's out-of-memory killer, or an operator)"
+            else:
+                reason = f"exited (code {code})"
+            # Rust aborts when an allocation fails: past RLIMIT_DATA, that is the memory ceiling
+            raise WorkerDied(f"the query worker {reason} while answering",
+                             memory=code == -signal.SIGABRT) from None
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -65,58 +139,149 @@ class Worker:
 
 
 class Pool:
-    """Up to ``size`` workers over one store, started on demand and replaced when killed."""
+    """Up to ``size`` workers of one :class:`WorkerSpec`, started on demand."""
 
-    def __init__(self, path: str, size: int, writable: bool = False):
-        self.path, self.size, self.writable = path, size, writable
-        self._idle: queue.LifoQueue[Worker] = queue.LifoQueue()
+    def __init__(self, spec: WorkerSpec, size: int, long_slots: int | None = None,
+                 short: float = 2.0):
+        self.spec, self.size, self.short = spec, max(1, size), short
+        slots = self.size - 1 if long_slots is None else long_slots
+        self.long_slots = max(1, min(slots, self.size))
+        self._long = threading.BoundedSemaphore(self.long_slots)
+        self._idle: list[Worker] = []
         self._started = 0
-        self._lock = threading.Lock()
+        self._topping_up = False
+        self._cond = threading.Condition()
         self.closed = False
 
+    # --- taking and giving back workers (the lock is never held across a start) ----------
     def _acquire(self, deadline: float) -> Worker:
-        with self._lock:
-            if self._idle.empty() and self._started < self.size:
-                self._started += 1
-                return self._start()
-        try:
-            return self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise Timeout() from None
+        worker = self._take(deadline)
+        if worker is None:
+            try:
+                worker = Worker(self.spec, deadline)
+            except BaseException:
+                self._forget()
+                raise
+        self._top_up()
+        return worker
 
-    def _start(self) -> Worker:
+    def _take(self, deadline: float) -> Worker | None:
+        """A live idle worker, or None after reserving room to start one."""
+        with self._cond:
+            while True:
+                if self.closed:
+                    raise WorkerStartFailed("the store this pool served was replaced")
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive():
+                        return worker
+                    self._started -= 1
+                    worker.kill()
+                if self._started < self.size:
+                    self._started += 1
+                    return None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Timeout()
+                self._cond.wait(remaining)
+
+    def _top_up(self) -> None:
+        """Start a spare worker in the background when none is idle and there is room."""
+        with self._cond:
+            if self.closed or self._idle or self._topping_up or self._started >= self.size:
+                return
+            self._topping_up = True
+            self._started += 1
+        threading.Thread(target=self._start_spare, daemon=True, name="tdkg-spare").start()
+
+    def _start_spare(self) -> None:
         try:
-            return Worker(self.path, self.writable)
+            worker = Worker(self.spec, time.monotonic() + START_TIMEOUT)
         except BaseException:
-            with self._lock:
-                self._started -= 1
-            raise
-
-    def _release(self, worker: Worker, healthy: bool) -> None:
-        if healthy and not self.closed:
-            self._idle.put(worker)
+            self._forget()
             return
-        worker.kill()
-        with self._lock:
-            self._started -= 1
+        finally:
+            with self._cond:
+                self._topping_up = False
+        self._release(worker)
 
-    def call(self, job: dict, timeout: float) -> tuple:
-        deadline = time.monotonic() + timeout
-        worker = self._acquire(deadline)
+    def _forget(self) -> None:
+        with self._cond:
+            self._started -= 1
+            self._cond.notify()
+
+    def _release(self, worker: Worker) -> None:
+        with self._cond:
+            if not self.closed:
+                self._idle.append(worker)
+                self._cond.notify()
+                return
+        worker.kill()
+        self._forget()
+
+    def _discard(self, worker: Worker) -> None:
+        worker.kill()
+        self._forget()
+        self._top_up()
+
+    # --- running a job ---------------------------------------------------------------------
+    def call(self, job: dict, deadline: float, gone: Callable[[], bool] | None = None) -> tuple:
+        """Run ``job`` before ``deadline``; ``gone()`` says whether the client has left."""
+        worker = self._send(job, deadline)
         try:
-            answer = worker.call(job, max(0.001, deadline - time.monotonic()))
-        except (Timeout, WorkerDied):
-            self._release(worker, healthy=False)
+            answer = self._await(worker, deadline, gone)
+        except BaseException:
+            self._discard(worker)
             raise
-        self._release(worker, healthy=True)
+        if answer[0] == "error" and answer[1] == "memory":
+            self._discard(worker)       # a worker past its ceiling is not trusted again
+        else:
+            self._release(worker)
         return answer
 
-    def warm(self) -> None:
-        """Start one worker now so the first request does not pay for it."""
+    def _send(self, job: dict, deadline: float) -> Worker:
+        """A worker that has taken ``job``: one that died idle is replaced, once."""
+        for attempt in range(2):
+            worker = self._acquire(deadline)
+            try:
+                worker.send(job)
+                return worker
+            except WorkerDied:
+                self._discard(worker)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _await(self, worker: Worker, deadline: float, gone: Callable[[], bool] | None) -> tuple:
+        started, holding = time.monotonic(), False
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise Timeout()
+                if worker.wait(min(SLICE, deadline - now)):
+                    return worker.receive()
+                if gone is not None and gone():
+                    raise ClientGone()
+                if not holding and time.monotonic() - started >= self.short:
+                    holding = self._long.acquire(blocking=False)
+                    if not holding:
+                        raise Busy()
+        finally:
+            if holding:
+                self._long.release()
+
+    def warm(self) -> dict:
+        """Start one worker now so the first request does not pay for it; its confinement."""
         worker = self._acquire(time.monotonic() + START_TIMEOUT)
-        self._release(worker, healthy=True)
+        status = worker.status
+        self._release(worker)
+        return status
 
     def close(self) -> None:
-        self.closed = True
-        while not self._idle.empty():
-            self._idle.get_nowait().kill()
+        with self._cond:
+            self.closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        for worker in idle:
+            worker.kill()

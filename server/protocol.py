@@ -11,8 +11,9 @@ import dataclasses
 from urllib.parse import parse_qsl
 
 from flask import Request
+from werkzeug.exceptions import HTTPException
 
-from .errors import BadRequest, UnsupportedMediaType
+from .errors import BadRequest, QueryTooLarge, RequestTimeout, UnsupportedMediaType
 
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
@@ -63,9 +64,19 @@ def _check_charset(request: Request) -> None:
         raise UnsupportedMediaType(f"only UTF-8 is accepted, not charset={charset}")
 
 
-def parse(request: Request) -> Operation | None:
-    """The operation of ``request``, or None when it carries none (a service description GET)."""
-    if request.method == "GET":
+def parse(request: Request, max_query: int) -> Operation | None:
+    """The operation of ``request``, or None when it carries none (a service description GET).
+    Operations longer than ``max_query`` bytes are refused (413)."""
+    operation = _parse(request)
+    if operation is not None and len(operation.text.encode()) > max_query:
+        raise QueryTooLarge(f"the {operation.kind} is {len(operation.text.encode()):,} bytes; this "
+                            f"endpoint takes at most {max_query:,} (TDKG_MAX_QUERY)",
+                            limit=max_query)
+    return operation
+
+
+def _parse(request: Request) -> Operation | None:
+    if request.method in ("GET", "HEAD"):
         params = _params(_url_params(request))
         if "update" in params:
             raise BadRequest("SPARQL Update must be sent with POST, not GET")
@@ -73,14 +84,28 @@ def parse(request: Request) -> Operation | None:
     _check_charset(request)
     mimetype = request.mimetype
     if mimetype == FORM:
-        pairs = _url_params(request) + _parse_qs(request.get_data(cache=False), "form body")
+        pairs = _url_params(request) + _parse_qs(read_body(request), "form body")
         return _operation(_params(pairs), None, None)
     if mimetype in (QUERY, UPDATE):
-        text = _decode(request.get_data(cache=False), "request body")
+        text = _decode(read_body(request), "request body")
         kind = "query" if mimetype == QUERY else "update"
         return _operation(_params(_url_params(request)), text, kind)
     shown = mimetype or "no Content-Type"
     raise UnsupportedMediaType(f"POST needs {FORM}, {QUERY} or {UPDATE}, not {shown}")
+
+
+def read_body(request: Request) -> bytes:
+    """The whole body, or a typed error: 408 when it does not arrive in time, 400 when its
+    framing is broken (a malformed chunked encoding, a connection closed early)."""
+    try:
+        return request.get_data(cache=False)
+    except HTTPException:
+        raise
+    except TimeoutError:
+        raise RequestTimeout("the request body did not arrive within the time limit") from None
+    except Exception as err:
+        reason = str(err) or type(err).__name__
+        raise BadRequest(f"the request body could not be read: {reason}") from None
 
 
 def _single(params: dict[str, list[str]], name: str) -> str:

@@ -1,14 +1,48 @@
-"""Serving the app with gunicorn (a production WSGI server), configured from :class:`Settings`."""
+"""Serving the app with gunicorn (a production WSGI server), configured from :class:`Settings`.
+
+The worker class is gunicorn's threaded worker with one change: each request's socket gets a
+timeout as soon as the worker starts reading it, so a client that sends its headers a byte at a
+time cannot hold a thread, and :mod:`.bounds` learns when the request began.
+"""
 from __future__ import annotations
 
+import errno
 import logging
 import sys
+import time
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from tdkg.settings import Settings
 
+from .bounds import STARTED
+
 ACCESS_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: seconds a request may take to arrive; set from the settings before gunicorn forks workers
+REQUEST_TIMEOUT = 30.0
+
+
+class BoundedConn(TConn):
+    def init(self) -> None:
+        super().init()
+        self.sock.settimeout(REQUEST_TIMEOUT)
+        STARTED[self.sock] = time.monotonic()
+
+
+class BoundedThreadWorker(ThreadWorker):
+    """gunicorn's ``gthread`` worker, with :class:`BoundedConn` connections."""
+
+    def accept(self, listener) -> None:
+        try:
+            client_sock, client_addr = listener.accept()
+            self.nr_conns += 1
+            client_sock.setblocking(True)
+            conn = BoundedConn(self.cfg, client_sock, client_addr, listener.getsockname())
+            self.enqueue_req(conn)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
 
 
 class GunicornApp(BaseApplication):
@@ -17,19 +51,20 @@ class GunicornApp(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        global REQUEST_TIMEOUT
         s = self.settings
-        workers = 1 if s.updates_enabled else s.workers
+        REQUEST_TIMEOUT = s.timeout
         options = {
-            "bind": f"{s.host}:{s.port}", "workers": workers, "threads": s.threads,
-            "worker_class": "gthread", "timeout": int(s.timeout) + 30, "graceful_timeout": 5,
-            "keepalive": 5, "accesslog": None, "errorlog": "-", "loglevel": "warning",
-            "limit_request_line": 8190, "proc_name": "tdkg",
+            "bind": f"{s.host}:{s.port}", "workers": s.http_workers, "threads": s.threads,
+            "worker_class": f"{__name__}.BoundedThreadWorker", "timeout": int(s.timeout) + 30,
+            "graceful_timeout": 5, "keepalive": 5, "accesslog": None, "errorlog": "-",
+            "loglevel": "warning", "limit_request_line": 8190, "proc_name": "tdkg",
         }
         for key, value in options.items():
             self.cfg.set(key, value)
 
     def load(self):
-        from . import create_app
+        from .app import create_app
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=ACCESS_FORMAT)
         return create_app(self.settings)
 

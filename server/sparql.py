@@ -1,34 +1,42 @@
 """The SPARQL 1.1 Protocol endpoint at ``/sparql``: queries, updates and the service description.
 
-Order of work for a query: read the request (:mod:`.protocol`), refuse remote access
-(:mod:`.guard`), pick the answer format (:mod:`.formats`), choose the dataset (:mod:`.dataset`),
-answer from the cache or from a killable worker (:mod:`.pool`), then record what happened for the
-log line and the ``Server-Timing`` header.
+Order of work for a query: read the request (:mod:`.protocol`), check it (:mod:`.guard`: size,
+nesting, federation), pick the answer format (:mod:`.formats`), choose the dataset
+(:mod:`.dataset`), answer from the cache or from a killable, confined worker (:mod:`.pool`)
+before the request's deadline (:mod:`.bounds`), then record what happened for the log line and
+the ``Server-Timing`` header. The project's prefixes (:data:`tdkg.namespaces.PREFIXES`) are
+predeclared: a query may use ``tdkg:`` or ``rdfs:`` without PREFIX lines, and its own
+declarations win.
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
 
 from flask import Blueprint, Response, current_app, g, request
 
-from tdkg import sparqltext as lexer
+from tdkg import namespaces as ns
 
-from . import dataset, description, guard, protocol
-from .errors import BadRequest, EndpointError, MalformedQuery, NotAcceptable, QueryTimeout, UpdateRefused
+from . import bounds, dataset, description, guard, protocol
+from .errors import (BadRequest, Busy, EndpointError, MalformedQuery, MemoryLimit, NotAcceptable,
+                     QueryTimeout, UpdateRefused, WorkerUnavailable)
 from .formats import BY_NAME, NoAcceptableFormat, choose, offered_for
 from .fastpath import CACHEABLE
-from .pool import Timeout, WorkerDied
+from .pool import Busy as PoolBusy
+from .pool import ClientGone, Timeout, WorkerDied, WorkerStartFailed
 
 bp = Blueprint("sparql", __name__)
 _POSITION = re.compile(r"(?:at|line) (\d+)[:, column ]+(\d+)")
 TEXT_TYPES = ("text/csv", "text/tab-separated-values", "text/turtle", "application/n-triples")
+#: test-only: skip the SERVICE/LOAD check, to show that the confined workers hold on their own
+UNCHECKED_FOR_TESTS = "TDKG_TEST_UNCHECKED_SERVICE"
 
 
 @bp.route("/sparql", methods=["GET", "POST"], strict_slashes=False)
 @bp.route("/sparql/", methods=["GET", "POST"])
 def endpoint() -> Response:
-    operation = protocol.parse(request)
+    operation = protocol.parse(request, current_app.config["TDKG"].max_query)
     if operation is None:
         return description.respond()
     if operation.kind == "update":
@@ -47,25 +55,31 @@ def _flag(operation: protocol.Operation, name: str, default: bool) -> bool:
     raise BadRequest(f"'{name}' must be true or false, not {value!r}")
 
 
+def check(text: str, update: bool) -> guard.Checked:
+    config = current_app.config["TDKG"]
+    return guard.check(text, update=update, allowlist=config.service_allowlist,
+                       predeclared=ns.PREFIXES, max_depth=config.max_depth,
+                       enforce=os.environ.get(UNCHECKED_FOR_TESTS) != "1")
+
+
 def run_query(operation: protocol.Operation) -> Response:
     config = current_app.config["TDKG"]
-    toks = lexer.tokens(lexer.decode_escapes(operation.text))
-    guard.check_remote_access(toks, config.service_allowlist)
+    checked = check(operation.text, update=False)
     try:
-        fmt = choose(offered_for(lexer.query_form(toks)), request.headers.get("Accept"),
+        fmt = choose(offered_for(checked.form), request.headers.get("Accept"),
                      operation.param("format"))
     except NoAcceptableFormat as err:
         raise NotAcceptable(str(err)) from None
     inference = _flag(operation, "inference", True)
-    default, named = dataset.query_dataset(toks, operation.default_graphs,
+    default, named = dataset.query_dataset(checked.names_dataset, operation.default_graphs,
                                            operation.named_graphs, inference)
     job = {"op": "query", "text": operation.text, "base_iri": request.base_url,
            "default_graph": default, "named_graphs": named, "fmt": fmt.name,
-           "cap": config.max_results}
-    return answer(job)
+           "cap": config.max_results, "prefixes": ns.PREFIXES}
+    return answer(job, checked.remote)
 
 
-def answer(job: dict) -> Response:
+def answer(job: dict, remote: tuple[str, ...] = ()) -> Response:
     """Serve ``job`` from the cache, or run it and cache the result."""
     live = current_app.config["TDKG_LIVE"].snapshot()
     cache = current_app.config["TDKG_CACHE"]
@@ -75,7 +89,7 @@ def answer(job: dict) -> Response:
     result = cache.get(key) if use_cache else None
     g.timing["cache"] = "hit" if result is not None else ("bypass" if not use_cache else "miss")
     if result is None:
-        result = call_worker(live.pool, job)
+        result = call_worker(live.pool_for(remote), job)
         cache.put(key, result, len(result["body"]))
     request.environ[CACHEABLE] = True
     return _response(result)
@@ -86,27 +100,62 @@ def _frozen(graphs: list[str] | None) -> tuple | None:
 
 
 def call_worker(pool, job: dict) -> dict:
-    timeout = current_app.config["TDKG"].timeout
+    """Run ``job`` on ``pool`` before the request's deadline; every failure is a typed error."""
+    config = current_app.config["TDKG"]
     try:
-        outcome = pool.call(job, timeout)
+        outcome = pool.call(job, bounds.deadline(), bounds.client_gone)
     except Timeout:
-        raise QueryTimeout(f"the {job['op']} ran longer than the {timeout:g} s limit and was "
-                           "stopped; narrow it (LIMIT, more specific patterns) or raise "
+        raise QueryTimeout(f"the {job['op']} ran longer than the {config.timeout:g} s limit and "
+                           "was stopped; narrow it (LIMIT, more specific patterns) or raise "
                            "TDKG_TIMEOUT") from None
+    except PoolBusy:
+        raise Busy(f"the {job['op']} ran past {config.short_query:g} s while every slot for "
+                   "long-running queries was taken; try again shortly") from None
+    except ClientGone:
+        raise BadRequest("the client closed the connection; the query was stopped") from None
     except WorkerDied as err:
-        raise EndpointError(str(err)) from None
+        if err.memory:
+            raise _memory_limit(pool) from None
+        raise WorkerUnavailable(f"{err}; the worker was replaced") from None
+    except WorkerStartFailed as err:
+        raise WorkerUnavailable(f"no query worker could be started: {err}") from None
     if outcome[0] == "ok":
         g.timing["exec"] = outcome[1]["elapsed"]
         return outcome[1]
     _, kind, message = outcome
     if kind == "syntax":
-        raise MalformedQuery(message, **_position(message))
+        raise MalformedQuery(_explain_syntax(message, job.get("text", "")), **_position(message))
+    if kind == "memory":
+        raise _memory_limit(pool)
     raise BadRequest(message)
+
+
+def _memory_limit(pool) -> EndpointError:
+    limit = pool.spec.memory_mib
+    return MemoryLimit(f"the query needed more than the {limit:,} MiB of memory a query worker "
+                       "may use (TDKG_WORKER_MEMORY) and was stopped; narrow it (LIMIT, fewer "
+                       "cross products, no ORDER BY over huge results)", limit_mib=limit)
 
 
 def _position(message: str) -> dict:
     match = _POSITION.search(message)
     return {"line": int(match.group(1)), "column": int(match.group(2))} if match else {}
+
+
+def _explain_syntax(message: str, text: str) -> str:
+    """The engine's message, or a readable one where it lists character classes."""
+    where = _position(message)
+    if "Prefix not found" in message and where:
+        lines = text.split("\n")
+        line = lines[where["line"] - 1] if where["line"] <= len(lines) else ""
+        start = line.rfind(" ", 0, where["column"] - 1) + 1
+        name = re.split(r"[:\s]", line[start:], 1)[0]
+        known = ", ".join(f"{p}:" for p in ns.PREFIXES)
+        return (f"unknown prefix '{name}:' at line {where['line']}: declare it with PREFIX "
+                f"{name}: <…>, or use one this endpoint predeclares: {known}")
+    if "expected one of" in message and len(message) > 300:
+        return message.split(" expected one of", 1)[0] + ": the query is not valid SPARQL there"
+    return message
 
 
 def _response(result: dict) -> Response:
@@ -126,11 +175,13 @@ def _response(result: dict) -> Response:
 def run_update(operation: protocol.Operation) -> Response:
     config = current_app.config["TDKG"]
     _check_token(config.update_token)
-    toks = lexer.tokens(lexer.decode_escapes(operation.text))
-    guard.check_remote_access(toks, config.service_allowlist)
-    text = dataset.add_using(operation.text, operation.default_graphs, operation.named_graphs)
+    checked = check(operation.text, update=True)
+    text = dataset.add_using(operation.text, checked.tokens, operation.default_graphs,
+                             operation.named_graphs)
     live = current_app.config["TDKG_LIVE"].snapshot()
-    call_worker(live.pool, {"op": "update", "text": text, "base_iri": request.base_url})
+    call_worker(live.pool_for(checked.remote),
+                {"op": "update", "text": text, "base_iri": request.base_url,
+                 "prefixes": ns.PREFIXES})
     live.generation += 1
     return Response(status=204, content_type=None)
 

@@ -77,6 +77,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
             print("serving the last good store", file=sys.stderr)
     from .server.runner import serve
+    from .server.sandbox import probe
+    if settings.sandbox == "required" and not (status := probe()).get("confined"):
+        print(f"cannot serve: this OS does not let TDKG take query workers off the network "
+              f"(no network namespace, no seccomp filter: {status}). Run where unshare(2) or "
+              "seccomp is allowed, or start with --sandbox off to rely on the SERVICE check "
+              "alone", file=sys.stderr)
+        return 2
     print(f"serving http://{settings.host}:{settings.port}/sparql", file=sys.stderr)
     serve(settings)
     return 0

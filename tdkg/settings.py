@@ -20,10 +20,16 @@ class Settings:
     timeout: float = 30.0
     max_results: int = 10_000
     max_body: int = 1_048_576
+    max_query: int = 65_536
+    max_depth: int = 128
     service_allowlist: tuple[str, ...] = ()
     update_token: str | None = None
     workers: int = 2
-    threads: int = 4
+    threads: int = 8
+    query_workers: int = 3
+    short_query: float = 2.0
+    worker_memory: int = 0
+    sandbox: str = "required"
     cache_entries: int = 2048
 
     @property
@@ -45,6 +51,25 @@ class Settings:
     def updates_enabled(self) -> bool:
         return bool(self.update_token)
 
+    @property
+    def http_workers(self) -> int:
+        """Updates run on one process over a writable store; reads on ``workers``."""
+        return 1 if self.updates_enabled else self.workers
+
+    @property
+    def pool_size(self) -> int:
+        """Query workers per HTTP worker process (one over a writable store)."""
+        return 1 if self.updates_enabled else max(1, self.query_workers)
+
+    def worker_memory_mib(self, machine_bytes: int) -> int:
+        """Each query worker's memory ceiling: the setting, or (0, the default) an equal share
+        of half the machine's memory among every query worker of the server, at most 2 GiB."""
+        if self.worker_memory > 0:
+            return self.worker_memory
+        workers = self.http_workers * (self.pool_size + (1 if self.service_allowlist else 0))
+        share = machine_bytes // 2 // max(1, workers) // (1024 * 1024)
+        return max(256, min(2048, share)) if share else 2048
+
 
 #: field name → (help text, parser)
 FIELDS: dict[str, tuple[str, type]] = {
@@ -55,12 +80,25 @@ FIELDS: dict[str, tuple[str, type]] = {
     "timeout": ("seconds a query may run before it is killed (503 with a message)", float),
     "max_results": ("most rows or triples in one answer; larger answers are cut and say so", int),
     "max_body": ("largest request body in bytes (413 above it)", int),
+    "max_query": ("largest query or update text in bytes (413 above it)", int),
+    "max_depth": ("deepest nesting of brackets in a query (400 above it)", int),
     "service_allowlist": ("comma-separated endpoint IRIs that SERVICE may call (empty: none)", str),
     "update_token": ("bearer token that enables SPARQL Update (unset: read-only)", str),
     "workers": ("HTTP worker processes", int),
     "threads": ("threads per worker process", int),
+    "query_workers": ("query worker processes per HTTP worker; all but one may run long queries",
+                      int),
+    "short_query": ("seconds a query may run before it needs a long-query slot (503 busy "
+                    "when none is free)", float),
+    "worker_memory": ("memory ceiling of each query worker in MiB (0: half the machine shared "
+                      "among all query workers, at most 2048)", int),
+    "sandbox": ("required: query workers run without network access, or the server does not "
+                "start; off: rely on the SERVICE check alone", str),
     "cache_entries": ("answers kept in each worker's answer cache (0 disables it)", int),
 }
+
+
+SANDBOX_MODES = ("required", "off")
 
 
 def env_name(field: str) -> str:
@@ -72,6 +110,8 @@ def _coerce(field: str, raw: object) -> object:
         if isinstance(raw, (tuple, list)):
             return tuple(raw)
         return tuple(s.strip() for s in str(raw).split(",") if s.strip())
+    if field == "sandbox" and str(raw) not in SANDBOX_MODES:
+        raise ValueError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}, not {raw!r}")
     return FIELDS[field][1](raw)
 
 

@@ -46,10 +46,11 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+            try:     # ready: it answers a query (so a query worker has started)
+                if requests.get(self.url + "/sparql", params={"query": "ASK {}"},
+                                timeout=10).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             time.sleep(0.1)
         self.stop()
@@ -86,3 +87,59 @@ class Server:
         response = self.sparql(query, **params)
         assert response.status_code == 200, response.text
         return response.json()["boolean"]
+
+
+class LoopbackListener:
+    """A TCP listener on 127.0.0.1 that records every connection and, for HTTP requests, the
+    path; it answers with one empty SPARQL solution, so that a query engine that reached it
+    carries on evaluating. Used to see whether anything contacted loopback."""
+
+    ANSWER = (b'{"head":{"vars":[]},"results":{"bindings":[{}]}}')
+
+    def __init__(self):
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.connections = 0
+        self.paths: list[str] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            try:
+                self._answer(conn)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(2)
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 65536:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        line = head.split(b"\r\n", 1)[0].decode("latin-1", "replace").split(" ")
+        if len(line) >= 2 and line[0].isalpha():
+            self.paths.append(line[1].split("?", 1)[0])
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+                     b"Content-Length: " + str(len(self.ANSWER)).encode() +
+                     b"\r\nConnection: close\r\n\r\n" + self.ANSWER)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()

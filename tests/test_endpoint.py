@@ -136,18 +136,20 @@ class _Listener:
         self.sock.close()
 
 
-@pytest.mark.parametrize("template", [
-    "SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",
-    "PREFIX x: <{url}>\nSELECT * WHERE {{ SERVICE SILENT x:sparql {{ ?s ?p ?o }} }}",
-    "SELECT * WHERE {{ \\u0053ERVICE <{url}> {{ ?s ?p ?o }} }}",
+@pytest.mark.parametrize("template, status", [
+    ("SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}", 403),
+    ("PREFIX x: <{url}>\nSELECT * WHERE {{ SERVICE SILENT x:sparql {{ ?s ?p ?o }} }}", 403),
+    # Oxigraph 0.5 reads \u escapes only inside IRIs and strings: this is not SPARQL to it
+    ("SELECT * WHERE {{ \\u0053ERVICE <{url}> {{ ?s ?p ?o }} }}", 400),
 ])
-def test_service_to_loopback_is_refused_and_never_contacted(live_server, template):
+def test_service_to_loopback_is_refused_and_never_contacted(live_server, template, status):
     listener = _Listener()
     try:
         url = f"http://127.0.0.1:{listener.sock.getsockname()[1]}/"
         response = live_server.sparql(template.format(url=url))
-        assert response.status_code == 403
-        assert response.json()["error"]["type"] == "service-refused"
+        assert response.status_code == status
+        assert response.json()["error"]["type"] == {403: "service-refused",
+                                                    400: "malformed-query"}[status]
     finally:
         listener.close()
     assert listener.connections == 0

@@ -42,18 +42,19 @@ def test_query_over_the_timeout_is_stopped_while_another_is_answered(strict_serv
 
 
 def test_timed_out_worker_process_is_killed_and_replaced(built_state):
-    from tdkg.server.pool import Pool, Timeout
-    pool = Pool(str(built_state / "current" / "store"), size=1)
+    from tdkg.server.pool import Pool, Timeout, WorkerSpec
+    pool = Pool(WorkerSpec(str(built_state / "current" / "store")), size=1)
     try:
         from tdkg.server.dataset import default_graphs
         job = {"op": "query", "text": HEAVY, "fmt": "json", "cap": 10,
                "default_graph": default_graphs(inference=True)}
         pool.warm()
-        worker = pool._idle.queue[0]
+        worker = pool._idle[0]
         with pytest.raises(Timeout):
-            pool.call(job, timeout=1)
+            pool.call(job, time.monotonic() + 1)
         assert not worker.process.is_alive()
-        answer = pool.call({"op": "query", "text": "ASK {}", "fmt": "json", "cap": 10}, 30)
+        answer = pool.call({"op": "query", "text": "ASK {}", "fmt": "json", "cap": 10},
+                           time.monotonic() + 30)
         assert answer[0] == "ok"
     finally:
         pool.close()

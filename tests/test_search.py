@@ -360,7 +360,8 @@ def test_a_published_rebuild_refreshes_the_index(scratch_state, tmp_path):
         shutil.copytree(PROJECT / "data" / "ttl", data)
         (data / "zz-extra.ttl").write_text(
             "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
-            f'<{ID}search-marker> rdfs:label "{name}"@en .\n', encoding="utf-8")
+            f'<{ID}search-marker> a <https://w3id.org/tdkg/ontology#Person> ; '
+            f'rdfs:label "{name}"@en .\n', encoding="utf-8")
         result = run_tdkg("build", "--state-dir", str(scratch_state), "--data-dir", str(data),
                           "--skip-validation")
         assert result.returncode == 0, result.stderr

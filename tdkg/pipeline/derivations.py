@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from ..namespaces import GRAPH_ASSERTED, GRAPH_ONTOLOGY, PREFIXES
 from .materialize import NEUTRAL
-from .reason import Inference
 from .terms import Triple
+
+if TYPE_CHECKING:   # the query workers read derivations without loading the reasoner
+    from .reason import Inference
 
 FILE = "derivations.sqlite"
 SCHEMA = """

@@ -18,7 +18,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.plugins.sparql import prepareQuery
 
-from .. import sparqltext
+from .. import sparql_lexer
 from .errors import BuildError
 
 HEADER = re.compile(r"^#\+\s*(\w+):\s*(.*)$")
@@ -146,7 +146,7 @@ def _all_patterns(node) -> list:
 def _as_select(text: str, path: Path, variables: list[str]) -> str:
     """The same query with ``CONSTRUCT { … }`` replaced by ``SELECT`` of ``variables`` (those
     the template and the premises use: fewer terms to bring into Python per solution)."""
-    toks = sparqltext.tokens(text)
+    toks = sparql_lexer.tokens(text)
     start = next((i for i, t in enumerate(toks) if t.is_word("CONSTRUCT")), None)
     if start is None or toks[start + 1].text != "{":
         raise RuleError(f"{path}: expected CONSTRUCT {{ template }} WHERE {{ … }}")
