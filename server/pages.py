@@ -18,6 +18,8 @@ A resource the graph does not hold is a 404 — an HTML page for browsers, JSON 
 """
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -168,13 +170,17 @@ def page(space: str, name: str) -> Response:
                                     view=View()), content_type="text/html; charset=utf-8")
 
 
+_WEB_URL = re.compile(r"(?i)https?://[^\s\x00-\x1f\x7f]*\Z")
+
+
 class View:
     """Helpers the templates use to show terms: local links, compact names, explanation links."""
 
     @staticmethod
-    def href(iri: str) -> str:
-        """Our IRIs link to this server (``/id/x``, ``/ontology#Term``); others stay as they are."""
-        return local_path(iri) or iri
+    def href(iri: str) -> str | None:
+        """Our IRIs link to this server (``/id/x``, ``/ontology#Term``); other IRIs only when they
+        are http(s) URLs. None for anything else (``javascript:``, ``data:``…): shown as text."""
+        return local_path(iri) or (iri if _WEB_URL.match(iri) else None)
 
     @staticmethod
     def compact(iri: str) -> str:

@@ -25,6 +25,7 @@ from tdkg import namespaces as ns
 
 from .errors import BadRequest
 from .formats import prefers_html
+from .pages import View
 from .sparql import call_worker
 
 bp = Blueprint("search", __name__)
@@ -234,7 +235,7 @@ def search_endpoint() -> Response:
         for result in results:
             result["type_labels"] = [index.label(t) for t in result["types"]]
         response = Response(render_template("search.html", search_query=query, results=results,
-                                            total=len(found), limit=limit),
+                                            total=len(found), limit=limit, view=View()),
                             content_type="text/html; charset=utf-8")
     else:
         response = jsonify({"query": query, "limit": limit, "total": len(found),

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from support import Server, run_tdkg
+from support import PROJECT, Server, run_tdkg
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,39 @@ def built_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def live_server(built_state: Path):
     server = Server(built_state)
+    yield server
+    server.stop()
+
+
+LONG_LABEL = "Firm " + "with a very long name " * 9_000      # about 200 KB
+
+
+@pytest.fixture(scope="session")
+def hostile_server(tmp_path_factory):
+    """A build whose data holds hostile values (markup in labels, ``javascript:`` IRIs, a
+    200 KB label), served on its own port."""
+    root = tmp_path_factory.mktemp("hostile")
+    data = root / "data"
+    shutil.copytree(PROJECT / "data" / "ttl", data)
+    (data / "zz-hostile.ttl").write_text("""
+@prefix tdi: <https://w3id.org/tdkg/id/> .
+@prefix tds: <https://w3id.org/tdkg/source/> .
+@prefix tdkg: <https://w3id.org/tdkg/ontology#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+tdi:turkiye skos:altLabel "<b>bold</b> & \\"quoted\\""@en .
+tdi:hostile-firm a tdkg:Company ; rdfs:label "<script>alert('x')</script> Firm"@en ;
+    tdkg:mentionedIn tds:doc-000 ; rdfs:seeAlso <javascript:alert(1)> , <data:text/html,x> ,
+    <https://example.org/ok> .
+tdi:long-label-firm a tdkg:Company ; rdfs:label "%s"@en ; tdkg:mentionedIn tds:doc-000 .
+tdi:f999-home-state-long a tdkg:HomeStateAttribution ; rdfs:label "home state of a long name"@en ;
+    tdkg:attributedCompany tdi:long-label-firm ; tdkg:attributedState tdi:turkiye ;
+    tdkg:statedIn tds:doc-000 ; tdkg:status tdkg:reported .
+""" % LONG_LABEL, encoding="utf-8")
+    state = root / "var"
+    done = run_tdkg("build", "--state-dir", str(state), "--data-dir", str(data), "--no-owl-files")
+    assert done.returncode == 0, done.stderr
+    server = Server(state)
     yield server
     server.stop()
 

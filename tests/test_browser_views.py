@@ -278,3 +278,15 @@ def test_the_timeline_status_filter(live_server, page, offsite_requests):
     assert page.url == f"{live_server.url}/timeline"
     assert page.locator("#details a.open-page").get_attribute("href") == "/id/saudi-akinci-deal-2023"
     assert offsite_requests == []
+
+
+def test_a_huge_label_is_drawn_shortened(page, hostile_server, screenshot, offsite_requests):
+    """A 200 KB label in the data (the hostile build) does not stall the network view: the
+    view draws it cut to its label limit, with an ellipsis."""
+    open_network(page, hostile_server)
+    label = page.evaluate(f"tdkgNetwork.nodes.get('{TDI}long-label-firm').label")
+    limit = page.evaluate("tdkgViews.MAX_LABEL")
+    assert label.startswith("Firm with a very long name") and label.endswith("…")
+    assert len(label) <= limit
+    screenshot("network-long-label")
+    assert offsite_requests == []

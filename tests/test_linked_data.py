@@ -224,28 +224,12 @@ def test_pages_work_without_javascript(live_server):
         and 'href="/queries.json"' in noscript.group(1)
 
 
-@pytest.fixture(scope="module")
-def hostile_server(tmp_path_factory):
-    """A build whose data holds a label with markup in it, served on its own port."""
-    root = tmp_path_factory.mktemp("hostile")
-    data = root / "data"
-    shutil.copytree(PROJECT / "data" / "ttl", data)
-    (data / "zz-hostile.ttl").write_text("""
-@prefix tdi: <https://w3id.org/tdkg/id/> .
-@prefix tds: <https://w3id.org/tdkg/source/> .
-@prefix tdkg: <https://w3id.org/tdkg/ontology#> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
-tdi:turkiye skos:altLabel "<b>bold</b> & \\"quoted\\""@en .
-tdi:hostile-firm a tdkg:Company ; rdfs:label "<script>alert('x')</script> Firm"@en ;
-    tdkg:mentionedIn tds:doc-000 .
-""", encoding="utf-8")
-    state = root / "var"
-    done = run_tdkg("build", "--state-dir", str(state), "--data-dir", str(data), "--no-owl-files")
-    assert done.returncode == 0, done.stderr
-    server = Server(state)
-    yield server
-    server.stop()
+def test_foreign_iris_are_links_only_over_http(hostile_server):
+    """A ``javascript:`` or ``data:`` IRI in the data is shown as text, never as a link."""
+    text = page_of(hostile_server, "/id/hostile-firm")
+    assert not re.search(r'<a [^>]*href="(?:javascript|data):', text)
+    assert 'class="unlinked" title="javascript:alert(1)">javascript:alert(1)</span>' in text
+    assert 'href="https://example.org/ok"' in text
 
 
 def test_markup_in_the_data_is_shown_as_text(hostile_server):

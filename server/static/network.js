@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   const V = window.tdkgViews;
+  const NODE_LABEL = 64;      /* characters of a name drawn beside its node (all of it on hover) */
   const TDKG = V.TDKG;
 
   /* How each kind of link is drawn. Links that exist only in the inferred graph are dashed. */
@@ -67,7 +68,7 @@
       const look = NODE_KINDS[row.kind] || NODE_KINDS[TDKG + "Agent"];
       const isolated = !degree.has(row.node);
       return {
-        id: row.node, label: row.label, kind: row.kind, kindLabel: row.kindLabel,
+        id: row.node, label: V.shorten(row.label, NODE_LABEL), kind: row.kind, kindLabel: row.kindLabel,
         shape: look.shape, color: { background: look.colour, border: shade(look.colour),
                                     highlight: { background: look.colour, border: "#111" } },
         value: 1 + (degree.get(row.node) || 0), mass: 1 + Math.sqrt(degree.get(row.node) || 0) / 2,
@@ -305,8 +306,9 @@
   async function main() {
     const queries = V.readJSON("tdkg-queries");
     const status = document.getElementById("network-status");
-    const [nodeRows, edgeRows] = await Promise.all([V.select(queries["network-nodes"]),
-                                                    V.select(queries["network-edges"])]);
+    const [nodeRows, edgeRows] = (await Promise.all([V.select(queries["network-nodes"]),
+                                                     V.select(queries["network-edges"])]))
+      .map(V.shortenLabels);
     const degree = new Map();
     for (const row of edgeRows) for (const end of [row.from, row.to]) degree.set(end, (degree.get(end) || 0) + 1);
     state.nodeRows = nodeRows;

@@ -90,7 +90,7 @@
 
   async function main() {
     const queries = V.readJSON("tdkg-queries");
-    const rows = await V.select(queries["timeline"]);
+    const rows = V.shortenLabels(await V.select(queries["timeline"]));
     state.rows = rows;
     state.items = new vis.DataSet(rows.map(makeItem));
     state.groups = new vis.DataSet(makeGroups(rows));

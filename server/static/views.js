@@ -102,6 +102,26 @@
     return start === end ? String(start) : start + "–" + end;
   }
 
+  /* Labels as the views draw them: at most MAX_LABEL characters, so that one huge label in the
+     data cannot stall the drawing; the resource page shows the whole name. */
+  const MAX_LABEL = 120;
+  function shorten(text, max = MAX_LABEL) {
+    if (typeof text !== "string" || text.length <= max) return text;
+    return text.slice(0, max - 1).trimEnd() + "…";
+  }
+
+  /* The rows of a view's query with every label column (…label, …Label) shortened. */
+  function shortenLabels(rows) {
+    return rows.map((row) => {
+      const out = Object.assign({}, row);
+      for (const key of Object.keys(out)) {
+        if (/label$/i.test(key)) out[key] = shorten(out[key]);
+      }
+      return out;
+    });
+  }
+
   window.tdkgViews = { BASE, TDKG, STATUS_COLOURS, statuses, select, localPath, statusKey, el,
-                       statusBadge, statusFilter, years, readJSON };
+                       statusBadge, statusFilter, years, readJSON, shorten, shortenLabels,
+                       MAX_LABEL };
 })();
