@@ -120,3 +120,55 @@ def test_a_fact_of_a_class_without_its_own_shape_still_needs_source_and_status(s
                         ("FactTypeShape", "a deal of no class")):
         assert f"shapes#{shape}>" in report and node in report
     assert (scratch_state / "current").resolve() == before
+
+
+def test_a_second_build_of_the_same_state_folder_is_refused_while_one_runs(scratch_state):
+    from tdkg.pipeline import store
+    before = (scratch_state / "current").readlink()
+    with store.exclusive(scratch_state):
+        result = run_tdkg("build", "--state-dir", str(scratch_state))
+    assert result.returncode == 1
+    assert "another build is running" in result.stderr and "pid " in result.stderr
+    assert (scratch_state / "current").readlink() == before
+
+
+def test_a_killed_build_leaves_nothing_that_counts(scratch_state):
+    """Kill a build half-way: the next build removes its folder, and it never takes the place
+    of a kept build."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    builds = scratch_state / "builds"
+    before = {p.name for p in builds.iterdir()}
+    process = subprocess.Popen([sys.executable, "-m", "tdkg.cli", "build", "--state-dir",
+                                str(scratch_state)], cwd=PROJECT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not {p.name for p in builds.iterdir()} - before:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    (killed,) = {p.name for p in builds.iterdir()} - before
+    assert not (builds / killed / "build.json").exists()
+    result = run_tdkg("build", "--state-dir", str(scratch_state))
+    assert result.returncode == 0, result.stderr
+    assert not (builds / killed).exists()
+    assert all((p / "build.json").is_file() for p in builds.iterdir())
+
+
+def test_prune_keeps_the_newest_complete_builds(tmp_path):
+    from tdkg.pipeline import store
+    builds = tmp_path / "builds"
+    for name, complete in [("20260101T000000-1-000001", True), ("20260102T000000-1-000001", True),
+                           ("20260103T000000-1-000001", True), ("20260104T000000-1-000001", True),
+                           ("20990101T000000-1-000001", False)]:
+        (builds / name).mkdir(parents=True)
+        if complete:
+            (builds / name / "build.json").write_text("{}")
+    store.prune(tmp_path, keep=3)
+    assert sorted(p.name for p in builds.iterdir()) == [
+        "20260102T000000-1-000001", "20260103T000000-1-000001", "20260104T000000-1-000001",
+        "20990101T000000-1-000001"]      # the unfinished one is not pruned here, nor kept
+    store.clean_unfinished(tmp_path)
+    assert "20990101T000000-1-000001" not in {p.name for p in builds.iterdir()}

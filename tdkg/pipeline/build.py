@@ -69,14 +69,16 @@ def build(settings: Settings, data_dir: Path | None = None, options: Options = O
     if not inputs.ontology:
         raise BuildError(f"no ontology found in {settings.ontology_dir}")
     root = settings.store_root
-    build_dir = store.new_build_dir(root)
-    try:
-        info = _run_steps(inputs, build_dir, options, log, settings.project_dir / "queries")
-    except BaseException:
-        store.discard(build_dir)
-        raise
-    store.write_info(build_dir, info)
-    store.publish(root, build_dir)
+    with store.exclusive(root):     # one build at a time per state folder
+        store.clean_unfinished(root)
+        build_dir = store.new_build_dir(root)
+        try:
+            info = _run_steps(inputs, build_dir, options, log, settings.project_dir / "queries")
+        except BaseException:
+            store.discard(build_dir)
+            raise
+        store.write_info(build_dir, info)
+        store.publish(root, build_dir)
     log(f"published {build_dir.name}: {info['stats']['graphs']}")
     return build_dir
 

@@ -8,19 +8,59 @@ Layout of the state folder::
 
 A build is written into its own new folder and only then published, so a failed build never
 touches the store that is being served. The server follows ``current`` and reopens on change.
+Builds of one state folder are serialised by a lock (``.build.lock``): a second build fails at
+once with a message naming the one that runs. A folder left by a killed build (it has no
+``build.json``) is removed by the next build and never counts among the kept builds.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
 
+from .errors import BuildError
+
 KEEP_BUILDS = 3
+
+
+@contextlib.contextmanager
+def exclusive(root: Path) -> Iterator[None]:
+    """Hold the state folder's build lock, or raise :class:`BuildError` naming its holder. The
+    lock is the OS's (``flock``): it goes with the process, so a killed build never leaves it."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".build.lock", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise BuildError(f"another build is running in {root} ({holder}); wait for it to "
+                             "finish and build again") from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def clean_unfinished(root: Path) -> None:
+    """Remove build folders without ``build.json``: left by a build that was killed. Call it
+    only while holding :func:`exclusive`, so that no running build's folder is taken."""
+    builds = root / "builds"
+    if not builds.is_dir():
+        return
+    for path in builds.iterdir():
+        if path.is_dir() and not (path / "build.json").is_file():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def new_build_dir(root: Path) -> Path:
@@ -92,9 +132,10 @@ def current_build(root: Path) -> Path | None:
 
 
 def prune(root: Path, keep: int = KEEP_BUILDS) -> None:
-    """Remove all but the newest ``keep`` builds (never the published one), and failed leftovers."""
+    """Remove all but the newest ``keep`` complete builds (never the published one)."""
     live = current_build(root)
-    builds = sorted((p for p in (root / "builds").iterdir() if p.is_dir()), key=lambda p: p.name)
+    builds = sorted((p for p in (root / "builds").iterdir() if (p / "build.json").is_file()),
+                    key=lambda p: p.name)
     for old in builds[:-keep]:
         if old != live:
             shutil.rmtree(old, ignore_errors=True)
