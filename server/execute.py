@@ -120,6 +120,10 @@ def _answer_jobs(conn, store: ox.Store, path: str) -> None:
         except (EOFError, OSError, KeyboardInterrupt):
             return
         job.setdefault("store_path", path)
+        try:
+            conn.send(("started",))     # the pool tells a worker that died idle by its absence
+        except OSError:
+            return
         outcome = run(store, job)
         try:
             conn.send(outcome)

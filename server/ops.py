@@ -13,8 +13,12 @@ log = logging.getLogger("tdkg.access")
 @bp.route("/healthz")
 def healthz() -> Response:
     live = current_app.config["TDKG_LIVE"].snapshot()
+    settings = current_app.config["TDKG"]
     return jsonify({"status": "ok", "build": live.build_id,
-                    "triples": live.info.get("stats", {}).get("triples")})
+                    "triples": live.info.get("stats", {}).get("triples"),
+                    "query_workers": {"sandbox": settings.sandbox, **live.pool.confinement,
+                                      "per_process": live.pool.size,
+                                      "long_query_slots": live.pool.long_slots}})
 
 
 def install(app: Flask) -> None:

@@ -105,11 +105,18 @@ class Worker:
     def alive(self) -> bool:
         return self.process.is_alive()
 
-    def send(self, job: dict) -> None:
+    def send(self, job: dict, deadline: float) -> None:
+        """Hand ``job`` over and wait for the worker to say it started on it; a worker that
+        died idle raises :class:`WorkerDied` here, before any work was done."""
         try:
             self.conn.send(job)
-        except OSError:
-            raise WorkerDied("query worker pipe closed") from None
+            if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+                raise Timeout()
+            acknowledged = self.conn.recv() == ("started",)
+        except (EOFError, OSError):
+            raise WorkerDied("query worker died while idle") from None
+        if not acknowledged:
+            raise WorkerDied("query worker answered out of turn")
 
     def wait(self, timeout: float) -> bool:
         try:
@@ -152,6 +159,7 @@ class Pool:
         self._topping_up = False
         self._cond = threading.Condition()
         self.closed = False
+        self.confinement: dict = {}     # what the last worker that started reported
 
     # --- taking and giving back workers (the lock is never held across a start) ----------
     def _acquire(self, deadline: float) -> Worker:
@@ -162,6 +170,7 @@ class Pool:
             except BaseException:
                 self._forget()
                 raise
+            self.confinement = worker.status
         self._top_up()
         return worker
 
@@ -203,6 +212,7 @@ class Pool:
         finally:
             with self._cond:
                 self._topping_up = False
+        self.confinement = worker.status
         self._release(worker)
 
     def _forget(self) -> None:
@@ -244,12 +254,15 @@ class Pool:
         for attempt in range(2):
             worker = self._acquire(deadline)
             try:
-                worker.send(job)
+                worker.send(job, deadline)
                 return worker
             except WorkerDied:
                 self._discard(worker)
                 if attempt:
                     raise
+            except BaseException:
+                self._discard(worker)
+                raise
         raise AssertionError("unreachable")
 
     def _await(self, worker: Worker, deadline: float, gone: Callable[[], bool] | None) -> tuple:

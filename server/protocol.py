@@ -99,10 +99,13 @@ def read_body(request: Request) -> bytes:
     framing is broken (a malformed chunked encoding, a connection closed early)."""
     try:
         return request.get_data(cache=False)
-    except HTTPException:
-        raise
     except TimeoutError:
         raise RequestTimeout("the request body did not arrive within the time limit") from None
+    except HTTPException as err:     # werkzeug reports a failed read as a disconnection
+        if isinstance(err.__context__, TimeoutError):
+            raise RequestTimeout("the request body did not arrive within the time limit") \
+                from None
+        raise
     except Exception as err:
         reason = str(err) or type(err).__name__
         raise BadRequest(f"the request body could not be read: {reason}") from None

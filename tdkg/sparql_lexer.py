@@ -23,6 +23,7 @@ a name may run before a ``:``) is remembered, so the whole pass is linear in the
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 
@@ -35,6 +36,8 @@ _PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
 _ITEM = rf"(?:[{_CHARS}:]|{_PLX})"
 
 _SPACE = re.compile(r"(?:[ \t\r\n]+|#[^\r\n]*)*")
+_BLANKS = re.compile(r"[ \t\r\n]*")
+_EOL = re.compile(r"[\r\n]")
 _NAME_START = re.compile(f"[{_BASE}]")
 _NAME_RUN = re.compile(f"[{_CHARS}.]*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[^\x00-\x7f]")
@@ -48,7 +51,21 @@ _NUMBER = re.compile(r"[0-9]+\.[0-9]*[eE][+-]?[0-9]+|\.[0-9]+[eE][+-]?[0-9]+|[0-
 _PUNCT = re.compile(r"\^\^|&&|\|\||!=|<=|>=|<<|>>|\{\||\|\}|[{}()\[\],;.*/|^!=<>+\-?~:]")
 _ESCAPE = {"'": re.compile(r"[^'\\\n\r]*"), '"': re.compile(r'[^"\\\n\r]*')}
 _LONG_RUN = {"'": re.compile(r"[^'\\]*"), '"': re.compile(r'[^"\\]*')}
-_ECHAR = re.compile(r"\\(?:[tbnrf\"'\\]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})")
+_ESC = r"""\\(?:[tbnrf"'\\]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})"""
+_ECHAR = re.compile(_ESC)
+#: one match per token for everything but names and ``<`` (they need the lexer's state); a string
+#: that does not match (not closed, a bad escape) is scanned again by hand to say where
+_MASTER = re.compile(
+    rf"(?P<var>[?$][{_U}0-9][{_U}0-9\u00B7\u0300-\u036F\u203F-\u2040]*+)"
+    rf"""|(?P<string>'''(?:[^'\\]|{_ESC}|'(?!''))*+'''|\"\"\"(?:[^"\\]|{_ESC}|"(?!""))*+\"\"\""""
+    rf"""|'(?:[^'\\\n\r]|{_ESC})*+'|"(?:[^"\\\n\r]|{_ESC})*+")"""
+    rf"|(?P<bnode>_:[{_U}0-9][{_CHARS}.]*+)"
+    r"|(?P<langtag>@[a-zA-Z]++(?:-[a-zA-Z0-9]++)*+)"
+    r"|(?P<number>[0-9]+\.[0-9]*[eE][+-]?[0-9]+|\.[0-9]+[eE][+-]?[0-9]+|[0-9]+[eE][+-]?[0-9]+"
+    r"|[0-9]*\.[0-9]+|[0-9]+)"
+    rf"|(?P<name>[{_BASE}:])"
+    r"|(?P<angle><)"
+    r"|(?P<punct>\^\^|&&|\|\||!=|>=|>>|\{\||\|\}|[{}()\[\],;.*/|^!=>+\-?~])")
 _UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 
 #: words after which ``(`` opens a variable list or a collection, not an expression
@@ -101,9 +118,11 @@ class _State:
     clause: str | None = None
     after_filter: bool = False
     prev: Token | None = None
+    declaring: int = 0          # 2 right after PREFIX, 1 after its name: an IRI must follow
 
     def copy(self) -> "_State":
-        return _State(list(self.stack), self.clause, self.after_filter, self.prev)
+        return _State(list(self.stack), self.clause, self.after_filter, self.prev,
+                      self.declaring)
 
     @property
     def in_expression(self) -> bool:
@@ -124,6 +143,19 @@ class _Lexer:
         self.text, self.n, self.max_depth = text, len(text), max_depth
         self.run_end = -1            # end of the last name run scanned (memo: keeps it linear)
         self.forks: list[Fork] = []
+        self._line_ends: list[int] | None = None
+
+    def _skip(self, i: int) -> int:
+        """Past white space and comments; a comment's end is looked up, not scanned, so that
+        shadows starting comments on one long line stay cheap."""
+        while True:
+            i = _BLANKS.match(self.text, i).end()
+            if i >= self.n or self.text[i] != "#":
+                return i
+            if self._line_ends is None:
+                self._line_ends = [m.start() for m in _EOL.finditer(self.text)]
+            k = bisect.bisect_left(self._line_ends, i)
+            i = self._line_ends[k] if k < len(self._line_ends) else self.n
 
     def run(self, i: int = 0, state: _State | None = None, stop=None, flip: int = -1,
             budget: int | None = None) -> list[Token]:
@@ -132,7 +164,7 @@ class _Lexer:
         state = state or _State()
         found: list[Token] = []
         while True:
-            i = _SPACE.match(self.text, i).end()
+            i = self._skip(i)
             if i >= self.n or (stop is not None and found and stop(i)):
                 return found
             if budget is not None and len(found) >= budget:
@@ -143,29 +175,26 @@ class _Lexer:
             i = token.end
 
     def _next(self, i: int, state: _State, flip: int) -> Token:
-        c = self.text[i]
-        if c == "<":
-            return self._angle(i, state, flip)
-        if c in "'\"":
-            return _token("string", self.text, i, self._string_end(i))
-        if c in "?$" and (m := _VAR.match(self.text, i)):
-            return _tok("var", m.group(), i)
-        if c == "_" and (m := _BNODE.match(self.text, i)):
-            return _tok("bnode", m.group().rstrip("."), i)
-        if c == "@" and (m := _LANGTAG.match(self.text, i)):
-            return _tok("langtag", m.group(), i)
-        if c.isdigit() or (c == "." and i + 1 < self.n and self.text[i + 1].isdigit()):
-            return _tok("number", _NUMBER.match(self.text, i).group(), i)
-        if c == ":" or _NAME_START.match(c):
+        m = _MASTER.match(self.text, i)
+        if m is None:
+            if self.text[i] in "'\"":
+                self._string_end(i)         # raises, naming what is wrong
+            raise LexError(f"unexpected character {self.text[i]!r} at offset {i}", i)
+        kind = m.lastgroup
+        if kind == "name":
             return self._name(i)
-        if m := _PUNCT.match(self.text, i):
-            return _tok("punct", m.group(), i)
-        raise LexError(f"unexpected character {c!r} at offset {i}", i)
+        if kind == "angle":
+            return self._angle(i, state, flip)
+        text = m.group()
+        if kind == "bnode":
+            text = text.rstrip(".")
+        return Token(kind, text, i, i + len(text))
 
     def _angle(self, i: int, state: _State, flip: int) -> Token:
         m = _IRIREF.match(self.text, i)
         operator = state.in_expression and state.prev is not None and state.prev.ends_operand()
-        if m and state.prev is not None and state.prev.ends_operand() and _splits(m.group()):
+        if (m and state.prev is not None and state.prev.ends_operand() and _splits(m.group())
+                and state.declaring != 1):
             if flip == i:
                 operator = not operator
             elif flip < 0:
@@ -220,6 +249,7 @@ class _Lexer:
 
     def _track(self, token: Token, state: _State) -> None:
         """Keep the bracket stack and clause up to date (what decides how ``<`` reads)."""
+        state.declaring = 2 if token.is_word("PREFIX") else max(0, state.declaring - 1)
         if token.kind not in ("word", "punct"):
             state.after_filter = state.after_filter and token.kind in ("iri", "pname")
             state.prev = token
@@ -284,14 +314,13 @@ def tokens_and_shadows(text: str, max_depth: int = 1_000_000) -> tuple[list[Toke
     lexer = _Lexer(text, max_depth)
     main = lexer.run()
     ends = {t.start: t.end for t in main}
-    budget = len(main) + 1024
+    budget = 4 * len(main) + 1024
     shadow: list[Token] = []
     for fork in lexer.forks:
         resume = ends[fork.position]
-        try:
-            found = _Lexer(text, max_depth).run(fork.position, fork.state.copy(), flip=fork.position,
-                                     stop=lambda i, r=resume: i >= r and i in ends,
-                                     budget=budget)
+        try:        # the same lexer: its memo depends on the text only, not on the reading
+            found = lexer.run(fork.position, fork.state.copy(), flip=fork.position,
+                              stop=lambda i, r=resume: i >= r and i in ends, budget=budget)
         except TooDeep:
             raise
         except TooAmbiguous:

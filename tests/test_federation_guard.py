@@ -175,3 +175,11 @@ def test_each_os_control_alone_takes_a_process_off_the_network(step):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.split("\n")[:2] == ["True False", "unix ok"], result.stderr
+
+
+def test_healthz_reports_how_query_workers_are_confined(live_server):
+    workers = requests.get(live_server.url + "/healthz", timeout=10).json()["query_workers"]
+    assert workers["sandbox"] == "required" and workers["confined"] is True
+    assert workers["network_namespace"] or workers["seccomp"]
+    assert workers["memory_mib"] > 0
+    assert workers["long_query_slots"] == workers["per_process"] - 1

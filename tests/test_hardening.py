@@ -1,0 +1,265 @@
+"""Bounded and self-healing under attack: worker deaths, a vanished store, memory runaways,
+pathological query text, broken and slow requests, departed clients, slow queries."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from support import Server, process_rss, query_workers, run_tdkg, tree_rss
+
+HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { " + " ".join(
+    f"?s{i} ?p{i} ?o{i} ." for i in range(8)) + " }"
+HUNGRY = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?c ?f ?i"
+ASK = "ASK { ?s ?p ?o }"
+
+
+def post(server: Server, text: str, timeout: float = 60) -> requests.Response:
+    return requests.post(server.url + "/sparql", data=text.encode(), timeout=timeout,
+                         headers={"Content-Type": "application/sparql-query"})
+
+
+def error_type(response: requests.Response) -> str:
+    return response.json()["error"]["type"]
+
+
+def wait_for(predicate, seconds: float = 20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+def in_background(fn, *args) -> tuple[threading.Thread, dict]:
+    outcome: dict = {}
+
+    def run():
+        outcome["response"] = fn(*args)
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.fixture()
+def server(scratch_state):
+    found = Server(scratch_state, "--timeout", "10", "--workers", "1", "--threads", "8",
+                   "--query-workers", "3", "--short-query", "1", "--worker-memory", "512")
+    yield found
+    found.stop()
+
+
+# --- the pool heals -----------------------------------------------------------------------------
+def test_idle_workers_that_die_are_replaced_unnoticed(server):
+    killed = wait_for(lambda: query_workers(server))
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(6):
+        assert server.ask(ASK)
+    assert wait_for(lambda: set(query_workers(server)) - set(killed))
+
+
+def test_a_worker_that_dies_while_answering_costs_only_that_answer(server):
+    assert wait_for(lambda: query_workers(server))
+    thread, outcome = in_background(server.sparql, HEAVY)
+    time.sleep(0.8)
+    for pid in query_workers(server):
+        os.kill(pid, signal.SIGKILL)
+    thread.join(30)
+    response = outcome["response"]
+    assert response.status_code == 503
+    assert error_type(response) == "worker-unavailable"
+    assert "killed" in response.json()["error"]["message"]
+    assert server.ask(ASK)
+
+
+def test_a_vanished_store_gives_503_until_a_new_build_is_published(server, scratch_state):
+    build = (scratch_state / os.readlink(scratch_state / "current")).resolve()
+    shutil.rmtree(build / "store")
+    for pid in query_workers(server):
+        os.kill(pid, signal.SIGKILL)
+    started = time.monotonic()
+    for _ in range(3):      # every request fails fast, none hangs, and /healthz still answers
+        response = server.sparql(ASK)
+        assert response.status_code == 503
+        assert error_type(response) == "worker-unavailable"
+        assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+    assert time.monotonic() - started < 3 * 10
+    result = run_tdkg("build", "--state-dir", str(scratch_state))
+    assert result.returncode == 0, result.stderr
+    assert wait_for(lambda: server.sparql(ASK).status_code == 200)
+    assert server.ask(ASK)
+
+
+# --- memory -------------------------------------------------------------------------------------
+def test_memory_runaways_stay_under_the_ceiling_beside_normal_traffic(scratch_state):
+    limit_mib, workers, processes = 384, 3, 2
+    server = Server(scratch_state, "--timeout", "20", "--workers", str(processes),
+                    "--query-workers", str(workers), "--short-query", "15",
+                    "--worker-memory", str(limit_mib))
+    try:
+        web = tree_rss(server) - sum(process_rss(pid) for pid in query_workers(server))
+        bound = web + processes * workers * (limit_mib + 96) * 1024 * 1024
+        samples, stop = [], threading.Event()
+        sampler = threading.Thread(target=lambda: [samples.append(tree_rss(server))
+                                                   for _ in iter(lambda: stop.wait(0.1), True)])
+        sampler.start()
+        runaways = [in_background(post, server, HUNGRY) for _ in range(4)]
+        normal = []
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline and len(normal) < 200:
+            normal.append(server.sparql("SELECT ?s WHERE { ?s a ?c } LIMIT 5").status_code)
+        for thread, _ in runaways:
+            thread.join(60)
+        stop.set()
+        sampler.join(5)
+        outcomes = [o["response"] for _, o in runaways]
+        assert all(r.status_code == 503 for r in outcomes)
+        assert {error_type(r) for r in outcomes} <= {"memory-limit", "busy", "query-timeout"}
+        assert "memory-limit" in {error_type(r) for r in outcomes}
+        assert f"{limit_mib:,} MiB" in next(r.json()["error"]["message"] for r in outcomes
+                                            if error_type(r) == "memory-limit")
+        assert normal and set(normal) == {200}
+        assert max(samples) < bound, (max(samples), bound)
+    finally:
+        server.stop()
+
+
+# --- pathological query text ---------------------------------------------------------------------
+@pytest.mark.parametrize("text, status, kind", [
+    ("a." * 32_000, 400, "malformed-query"),                 # was quadratic in the old lexer
+    ("<a" * 32_000, 400, "malformed-query"),
+    ("SELECT * { " + "SERVICE " * 5_000 + "}", 400, "query-too-complex"),
+    ("SELECT * WHERE " + "{" * 5_000 + "}" * 5_000, 400, "query-too-complex"),
+    ("SELECT * WHERE { FILTER(" + "(" * 5_000 + "1" + ")" * 5_000 + ") }", 400,
+     "query-too-complex"),
+    ("SELECT * WHERE { VALUES ?x { " + "1 " * 100_000 + "} }", 413, "query-too-large"),
+])
+def test_pathological_text_is_refused_before_the_engine(server, text, status, kind):
+    response = post(server, text, timeout=10 + 5)     # within the server's own timeout
+    assert response.status_code == status, response.text[:300]
+    assert error_type(response) == kind
+    if kind == "query-too-large":
+        assert "65,536" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT * WHERE { " + " UNION ".join(["{}"] * 7_000) + " }",
+    "SELECT * WHERE { " + "MINUS{}" * 9_000 + " }",
+    "SELECT * WHERE { FILTER(" + "!" * 60_000 + "1) }",
+    "SELECT * WHERE { FILTER(" + "+".join(["1"] * 30_000) + ") }",
+    "SELECT * WHERE { VALUES ?x { " + "1 " * 30_000 + "} }",
+])
+def test_long_chains_never_crash_a_worker(server, text):
+    """Chains the nesting limit does not count still fit the evaluating thread's stack: the
+    answer is a result, a syntax error or the timeout, and the worker survives."""
+    workers = set(wait_for(lambda: query_workers(server)))
+    response = post(server, text, timeout=30)
+    assert response.status_code in (200, 400, 503), response.text[:300]
+    if response.status_code == 503:
+        assert error_type(response) in ("query-timeout", "busy")
+    else:
+        assert workers <= set(query_workers(server))        # nobody died
+    assert server.ask(ASK)
+
+
+# --- broken and slow requests ---------------------------------------------------------------------
+def raw(server: Server, data: bytes, wait: float = 15) -> bytes:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=wait) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (socket.timeout, ConnectionResetError):
+            pass
+    return b"".join(chunks)
+
+
+def test_a_malformed_chunked_body_is_a_400(server):
+    answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         b"Content-Type: application/sparql-query\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\nZZ\r\nASK {}\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+
+
+def test_a_body_that_never_arrives_is_a_408_within_the_timeout(scratch_state):
+    server = Server(scratch_state, "--timeout", "3")
+    try:
+        started = time.monotonic()
+        answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                             b"Content-Type: application/sparql-query\r\n"
+                             b"Content-Length: 100\r\n\r\nASK", wait=15)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"did not arrive" in answer
+        assert time.monotonic() - started < 3 + 5
+    finally:
+        server.stop()
+
+
+def test_headers_sent_a_byte_at_a_time_do_not_hold_a_thread(scratch_state):
+    server = Server(scratch_state, "--timeout", "3", "--threads", "2", "--workers", "1")
+    try:
+        slow = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]
+        for sock in slow:
+            sock.sendall(b"GET /sparql?query=ASK%20%7B%7D HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(1)
+        for sock in slow:
+            sock.sendall(b"X-Slow: 1\r\n")
+        closed = wait_for(lambda: all(_closed(s) for s in slow), 15)
+        assert closed                                 # cut after the timeout...
+        assert server.ask(ASK)                        # ...and the threads serve others
+        for sock in slow:
+            sock.close()
+    finally:
+        server.stop()
+
+
+def _closed(sock: socket.socket) -> bool:
+    sock.settimeout(0.05)
+    try:
+        sock.recv(1024)         # the end of the stream, or an error answer: either way, dealt with
+        return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def test_a_query_whose_client_left_is_stopped(server):
+    before = set(wait_for(lambda: query_workers(server)))
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    body = HEAVY.encode()
+    sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query"
+                 b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    time.sleep(0.6)
+    running = set(query_workers(server))
+    sock.close()
+    gone = wait_for(lambda: running - set(query_workers(server)), 5)
+    assert gone, "no query worker was stopped after the client left"
+    assert before and server.ask(ASK)
+
+
+def test_slow_queries_do_not_starve_the_rest(scratch_state):
+    server = Server(scratch_state, "--timeout", "6", "--workers", "1", "--threads", "8",
+                    "--query-workers", "3", "--short-query", "1")
+    try:
+        slow = [in_background(server.sparql, HEAVY) for _ in range(4)]
+        time.sleep(0.3)
+        quick = [server.sparql("SELECT ?s WHERE { ?s a ?c } LIMIT 3").status_code
+                 for _ in range(10)]
+        for thread, _ in slow:
+            thread.join(30)
+        assert quick == [200] * 10
+        kinds = sorted(error_type(o["response"]) for _, o in slow)
+        assert "busy" in kinds and set(kinds) <= {"busy", "query-timeout"}
+    finally:
+        server.stop()
