@@ -212,3 +212,24 @@ def test_a_log_line_per_request_with_duration(live_server):
     live_server.sparql("ASK { ?s a ?c }")
     assert any("ASK" in line and "ms" in line and " 200 " in line
                for line in live_server.output().splitlines())
+
+
+def test_the_projects_prefixes_are_predeclared(live_server):
+    rows = live_server.select("SELECT ?label WHERE { tdi:turkiye rdfs:label ?label }")
+    assert rows and all(r["label"] for r in rows)
+    assert live_server.ask("ASK { tdi:baykar a tdkg:Company }")
+
+
+def test_a_querys_own_prefix_declaration_wins(live_server):
+    rows = live_server.select("PREFIX tdi: <http://example.org/> SELECT (tdi:x AS ?x) {}")
+    assert rows == [{"x": "http://example.org/x"}]
+
+
+def test_an_unknown_prefix_is_named_with_the_known_ones(live_server):
+    response = live_server.sparql("SELECT * WHERE {\n  ?s foo:bar ?o }")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "malformed-query" and error["line"] == 2
+    assert "unknown prefix 'foo:'" in error["message"]
+    assert "tdkg:" in error["message"] and "rdfs:" in error["message"]
+    assert "\\u{" not in error["message"]          # not the parser's character classes
