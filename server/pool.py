@@ -68,9 +68,6 @@ class WorkerSpec:
     memory_mib: int = 0             # RLIMIT_DATA; 0: no limit
     stack_mib: int = 256            # stack of the thread that parses and evaluates
 
-    def confinement_required(self) -> bool:
-        return self.sandbox
-
 
 class Worker:
     def __init__(self, spec: WorkerSpec, deadline: float):

@@ -8,7 +8,6 @@ materializer over the real ontology and a small inline fixture ("if … then …
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pyoxigraph as ox
 import pytest

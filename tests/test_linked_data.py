@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 
 import pytest
 import rdflib
 import requests
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from support import PROJECT, Server, run_tdkg
 from tdkg.namespaces import sparql_prefixes
 
 BASE = "https://w3id.org/tdkg/"

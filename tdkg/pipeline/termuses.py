@@ -2,7 +2,7 @@
 
 The closed-vocabulary check (:mod:`.vocabulary`) learns *what* a file uses from its parsed
 triples; this module finds *where*, for the few terms that are wrong, and reads the SPARQL rules,
-which are not triples. It runs the SPARQL tokenizer of :mod:`tdkg.sparqltext` over the text:
+which are not triples. It runs the SPARQL lexer of :mod:`tdkg.sparql_lexer` over the text:
 Turtle borrows SPARQL's terminals for IRIs, prefixed names, strings and comments (Turtle 1.1,
 §6.5), so comments and string contents never count as uses. Prefixed names are resolved with
 the ``@prefix``/``PREFIX`` and ``@base``/``BASE`` directives in force where they occur.
@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
-from .. import sparqltext
+from .. import sparql_lexer
 
 CLASS, PROPERTY, TERM = "class", "property", "term"      # what a position asks for
 RDF_TYPE_IRI = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -27,10 +27,10 @@ def term_uses(text: str, prefixes: dict[str, str] | None = None) -> Iterator[tup
     The role is a guess from the neighbouring tokens (CLASS after ``a``, PROPERTY in a
     predicate's place, TERM otherwise): good enough to pick a line and a hint, never to fail."""
     names, base = dict(prefixes or {}), None
-    toks = sparqltext.tokens(text)
+    toks = _tokens(text)
     i = 0
     while i < len(toks):
-        word = toks[i].text.lower() if toks[i].kind == "word" else ""
+        word = toks[i].text.lower().lstrip("@") if toks[i].kind in ("word", "langtag") else ""
         nxt = toks[i + 1:i + 3]
         if word == "prefix" and [t.kind for t in nxt] == ["pname", "iri"]:
             names[nxt[0].text[:-1]] = _absolute(nxt[1].text[1:-1], base)
@@ -45,11 +45,20 @@ def term_uses(text: str, prefixes: dict[str, str] | None = None) -> Iterator[tup
             i += 1
 
 
+def _tokens(text: str) -> list[sparql_lexer.Token]:
+    """The lexer's tokens (Turtle's ``@prefix`` reads as a language tag, handled above); text it
+    cannot read yields none: this module only locates uses, it never decides."""
+    try:
+        return sparql_lexer.tokens(text)
+    except sparql_lexer.LexError:
+        return []
+
+
 def _absolute(iri: str, base: str | None) -> str:
     return urljoin(base, iri) if base and ":" not in iri else iri
 
 
-def _resolve(toks: list[sparqltext.Token], i: int, names: dict[str, str],
+def _resolve(toks: list[sparql_lexer.Token], i: int, names: dict[str, str],
              base: str | None) -> str | None:
     tok = toks[i]
     if tok.kind == "iri":
@@ -57,8 +66,7 @@ def _resolve(toks: list[sparqltext.Token], i: int, names: dict[str, str],
     if tok.kind != "pname":
         return None
     prefix, _, local = tok.text.partition(":")
-    if prefix not in names or (i and toks[i - 1].text == "_" and toks[i - 1].start + 1 ==
-                               tok.start):     # `_:b` is a blank node
+    if prefix not in names:
         return None
     return names[prefix] + re.sub(r"\\(.)", r"\1", local)
 
@@ -68,7 +76,7 @@ PREDICATE_AFTER = {";", "[", "|", "/"}
 STATEMENT_START = {".", "{", "}"}
 
 
-def _role(toks: list[sparqltext.Token], i: int) -> str:
+def _role(toks: list[sparql_lexer.Token], i: int) -> str:
     prev = toks[i - 1].text if i else ""
     if prev in TYPE_TOKENS:
         return CLASS
@@ -113,7 +121,7 @@ def _all_uses(text: str, inner: dict[str, str] | None) -> Iterator[tuple[str, in
     yield from term_uses(text)
     if inner is None:
         return
-    for tok in sparqltext.tokens(text):
+    for tok in _tokens(text):
         if tok.kind == "string":
             quote = 3 if tok.text[:3] in ('"""', "'''") else 1
             for iri, offset, role in term_uses(tok.text[quote:-quote], inner):
