@@ -122,6 +122,8 @@ def test_memory_runaways_stay_under_the_ceiling_beside_normal_traffic(scratch_st
         stop.set()
         sampler.join(5)
         outcomes = [o["response"] for _, o in runaways]
+        print(f"runaways: {[error_type(r) for r in outcomes]}; normal: {len(normal)} answered; "
+              f"peak {max(samples) / 2**20:.0f} MiB of a {bound / 2**20:.0f} MiB bound")
         assert all(r.status_code == 503 for r in outcomes)
         assert {error_type(r) for r in outcomes} <= {"memory-limit", "busy", "query-timeout"}
         assert "memory-limit" in {error_type(r) for r in outcomes}
