@@ -38,16 +38,11 @@ _ITEM = rf"(?:[{_CHARS}:]|{_PLX})"
 _SPACE = re.compile(r"(?:[ \t\r\n]+|#[^\r\n]*)*")
 _BLANKS = re.compile(r"[ \t\r\n]*")
 _EOL = re.compile(r"[\r\n]")
-_NAME_START = re.compile(f"[{_BASE}]")
 _NAME_RUN = re.compile(f"[{_CHARS}.]*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[^\x00-\x7f]")
 _LOCAL = re.compile(rf"(?:[{_U}:0-9]|{_PLX}){_ITEM}*(?:\.+{_ITEM}+)?")
 _IRIREF = re.compile(r"<(?:[^<>\"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*+>")
 _VAR = re.compile(rf"[?$][{_U}0-9][{_U}0-9\u00B7\u0300-\u036F\u203F-\u2040]*")
-_BNODE = re.compile(rf"_:[{_U}0-9][{_CHARS}.]*")
-_LANGTAG = re.compile(r"@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*")
-_NUMBER = re.compile(r"[0-9]+\.[0-9]*[eE][+-]?[0-9]+|\.[0-9]+[eE][+-]?[0-9]+|[0-9]+[eE][+-]?[0-9]+"
-                     r"|[0-9]*\.[0-9]+|[0-9]+")
 _PUNCT = re.compile(r"\^\^|&&|\|\||!=|<=|>=|<<|>>|\{\||\|\}|[{}()\[\],;.*/|^!=<>+\-?~:]")
 _ESCAPE = {"'": re.compile(r"[^'\\\n\r]*"), '"': re.compile(r'[^"\\\n\r]*')}
 _LONG_RUN = {"'": re.compile(r"[^'\\]*"), '"': re.compile(r'[^"\\]*')}
@@ -131,10 +126,9 @@ class _State:
 
 @dataclasses.dataclass(frozen=True)
 class Fork:
-    """A ``<`` that the engine may read either way; the main reading took ``as_iri``."""
+    """A ``<`` that the engine may read either way."""
 
     position: int
-    as_iri: bool
     state: _State
 
 
@@ -198,7 +192,7 @@ class _Lexer:
             if flip == i:
                 operator = not operator
             elif flip < 0:
-                self.forks.append(Fork(i, not operator, state.copy()))
+                self.forks.append(Fork(i, state.copy()))
         if m and not operator:
             return _tok("iri", m.group(), i)
         return _tok("punct", _PUNCT.match(self.text, i).group(), i)
@@ -291,10 +285,6 @@ def _tok(kind: str, text: str, start: int) -> Token:
     return Token(kind, text, start, start + len(text))
 
 
-def _token(kind: str, text: str, start: int, end: int) -> Token:
-    return Token(kind, text[start:end], start, end)
-
-
 def _splits(iri: str) -> bool:
     """Whether reading this IRIREF as ``<`` and more tokens would start a comment or a string."""
     return "#" in iri or "'" in iri
@@ -372,18 +362,6 @@ def prefix_name_at(text: str, i: int) -> tuple[str, int] | None:
     """The PNAME_NS (``ex:``) that starts at ``i``, without its colon, and its end."""
     m = _PNAME.match(text, i)
     return (m.group()[:-1], m.end()) if m else None
-
-
-def nesting_depth(toks: list[Token]) -> int:
-    """How deeply brackets (``{``, ``(``, ``[``, ``<<``) nest."""
-    depth = deepest = 0
-    for tok in toks:
-        if tok.text in ("{", "(", "[", "<<", "{|"):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif tok.text in ("}", ")", "]", ">>", "|}"):
-            depth -= 1
-    return deepest
 
 
 def has_word(toks: list[Token], *words: str) -> bool:
