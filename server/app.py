@@ -1,7 +1,8 @@
 """The app factory: a Flask app that only reads the store the pipeline published.
 
 ``create_app(settings)`` is the app factory; the production WSGI server (gunicorn) is started by
-:mod:`.runner`. Blueprints: :mod:`.sparql` (the SPARQL 1.1 Protocol endpoint) and :mod:`.ops`.
+:mod:`.runner`. Blueprints: :mod:`.sparql` (the SPARQL 1.1 Protocol endpoint),
+:mod:`.graph_store` (the Graph Store Protocol) and :mod:`.ops`.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from flask_cors import CORS
 
 from tdkg.settings import Settings
 
-from . import (downloads, errors, explain, explore, ops, pages, search, sparql, vendor, void,
-               workbench)
+from . import (downloads, errors, explain, explore, graph_store, ops, pages, search, sparql,
+               vendor, void, workbench)
 from .bounds import BoundedRequests
 from .cache import AnswerCache
 from .fastpath import ReplayCachedGets
@@ -28,11 +29,14 @@ def create_app(settings: Settings) -> Flask:
     app.config["TDKG_LIVE"] = LiveStore(settings)
     app.config["TDKG_CACHE"] = AnswerCache(settings.cache_entries)
     CORS(app, resources={r"/sparql/?": {"origins": "*", "methods": ["GET", "POST", "OPTIONS"]},
+                         r"/rdf-graph-store(/.*)?": {"origins": "*",
+                                                     "methods": ["GET", "HEAD", "OPTIONS"]},
                          r"/healthz": {"origins": "*"}, r"/why": {"origins": "*"},
                          r"/search": {"origins": "*"}},
          allow_headers=["Content-Type", "Accept", "Cache-Control"], send_wildcard=True,
          expose_headers=["Server-Timing", "TDKG-Truncated", "TDKG-Result-Limit"])
     app.register_blueprint(sparql.bp)
+    app.register_blueprint(graph_store.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(explain.bp)
     app.register_blueprint(pages.bp)

@@ -67,9 +67,92 @@ def run_why(store: ox.Store, job: dict) -> dict:
             "truncated": False}
 
 
+# --- the SPARQL 1.1 Graph Store HTTP Protocol (the HTTP side is :mod:`.graph_store`) ----------
+
+def _merged(store: ox.Store, graphs: list[str]) -> list[ox.Triple]:
+    """The RDF merge of ``graphs``: each triple once, grouped by subject for readable Turtle."""
+    seen = dict.fromkeys(q.triple for name in graphs
+                         for q in store.quads_for_pattern(None, None, None, _graph(name)))
+    return sorted(seen, key=lambda t: (str(t.subject), str(t.predicate)))
+
+
+def _missing(store: ox.Store, name: str) -> bool:
+    """A named graph the store does not know (the default graph always exists)."""
+    return name != "" and not store.contains_named_graph(ox.NamedNode(name))
+
+
+def graph_get(store: ox.Store, job: dict) -> dict:
+    if job["named"] and _missing(store, job["graphs"][0]):
+        return {"kind": "missing", "fmt": None, "body": b"", "count": 0, "truncated": False}
+    triples = _merged(store, job["graphs"])
+    body, count, _ = results.graph(triples, job["fmt"], len(triples))
+    return {"kind": "graph", "fmt": job["fmt"], "body": body, "count": count, "truncated": False}
+
+
+def _parse_payloads(job: dict) -> list[ox.Triple] | dict:
+    """Every triple of the request's payloads (parts), or an "invalid" answer naming the first
+    syntax error; nothing is written before all of them parse."""
+    triples = []
+    for part, (syntax, data) in enumerate(job["payloads"], 1):
+        try:
+            triples += [q.triple for q in ox.parse(data, format=results.RDF_FORMAT[syntax],
+                                                   base_iri=job["base_iri"],
+                                                   without_named_graphs=True,
+                                                   rename_blank_nodes=True)]
+        except SyntaxError as err:
+            return {"kind": "invalid", "fmt": None, "body": b"", "count": 0, "truncated": False,
+                    "syntax": syntax, "part": part, "message": str(err),
+                    "line": err.lineno, "column": err.offset}
+    return triples
+
+
+def _write_graph(store: ox.Store, job: dict, replace: bool) -> dict:
+    """PUT (``replace``) or POST (merge) ``job["payloads"]`` into ``job["graph"]``, in one
+    SPARQL Update so that the change is all or nothing."""
+    triples = _parse_payloads(job)
+    if isinstance(triples, dict):
+        return triples
+    name = job["graph"]
+    created = _missing(store, name)
+    target = "DEFAULT" if name == "" else f"GRAPH {ox.NamedNode(name)}"
+    steps = [f"CLEAR SILENT {target}"] if replace else []
+    if name != "":
+        steps.append(f"CREATE SILENT {target}")
+    if triples:
+        data = "\n".join(f"{t.subject} {t.predicate} {t.object} ." for t in triples)
+        block = data if name == "" else f"{target} {{\n{data}\n}}"
+        steps.append(f"INSERT DATA {{\n{block}\n}}")
+    store.update(" ;\n".join(steps))
+    store.flush()
+    return {"kind": "written", "fmt": None, "body": b"", "count": len(triples),
+            "truncated": False, "created": created}
+
+
+def graph_put(store: ox.Store, job: dict) -> dict:
+    return _write_graph(store, job, replace=True)
+
+
+def graph_post(store: ox.Store, job: dict) -> dict:
+    return _write_graph(store, job, replace=False)
+
+
+def graph_delete(store: ox.Store, job: dict) -> dict:
+    name = job["graph"]
+    if _missing(store, name):
+        return {"kind": "missing", "fmt": None, "body": b"", "count": 0, "truncated": False}
+    if name == "":
+        store.clear_graph(ox.DefaultGraph())
+    else:
+        store.remove_graph(ox.NamedNode(name))
+    store.flush()
+    return {"kind": "deleted", "fmt": None, "body": b"", "count": 0, "truncated": False}
+
+
 OPERATIONS = {"query": run_query, "update": run_update, "why": run_why,
               "describe": resource.describe_rdf, "page": resource.page_model,
-              "ontology": resource.ontology_rdf, "exists": resource.exists_op}
+              "ontology": resource.ontology_rdf, "exists": resource.exists_op,
+              "graph_get": graph_get, "graph_put": graph_put, "graph_post": graph_post,
+              "graph_delete": graph_delete}
 
 
 def run(store: ox.Store, job: dict) -> tuple:
