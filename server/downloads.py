@@ -4,6 +4,7 @@
 one with its media type, an ETag (its sha256) and conditional GET. Only names the manifest lists
 are served, so no path can leave the downloads folder. ``/context.jsonld`` and
 ``/register.csv`` are stable shortcuts. All of it is open to any origin, like ``/sparql``.
+The compacted JSON-LD dumps carry a ``Link`` header naming their context.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, send_file
 from flask_cors import cross_origin
 
+from tdkg import jsonld
 from tdkg import namespaces as ns
 from tdkg.pipeline import downloads
 
@@ -37,7 +39,7 @@ def listing() -> Response:
     files = [] if manifest is None else [
         {"name": f["name"], "href": f"/downloads/{f['name']}", "iri": PUBLIC_BASE + f["name"],
          "media_type": f["media_type"], "bytes": f["bytes"], "sha256": f["sha256"],
-         **{k: f[k] for k in ("triples", "rows", "terms", "graphs") if k in f}}
+         **{k: f[k] for k in ("triples", "rows", "terms", "graphs", "context") if k in f}}
         for f in manifest["files"]]
     return jsonify({"build": build, "files": files})
 
@@ -71,4 +73,6 @@ def _send(name: str, attachment: str | None = None) -> Response:
     response = send_file(folder / entry["name"], mimetype=entry["media_type"], conditional=True,
                          etag=entry["sha256"], download_name=attachment or entry["name"],
                          as_attachment=attachment is not None, max_age=None)
+    if "context" in entry:      # a compacted JSON-LD dump: name its context (JSON-LD 1.1 §6.1)
+        response.headers["Link"] = f'<{entry["context"]}>; rel="{jsonld.CONTEXT_REL}"'
     return response

@@ -9,6 +9,8 @@ Following the W3C note "Cool URIs for the Semantic Web":
   (``/id/x.ttl``) or ``format=`` picks the document without negotiation.
 * Documents answer **200**: ``/page/…`` (HTML) and ``/data/…`` (RDF; without an extension it
   negotiates and says which variant it sent in ``Content-Location``, with ``Vary: Accept``).
+  JSON-LD comes compacted with the project's context (``/context.jsonld``), which the document's
+  ``@context`` and a ``Link`` header (JSON-LD 1.1 §6.1) both name.
 * The ontology uses hash IRIs (``/ontology#Agreement``), so ``/ontology`` is itself a document:
   200 with RDF/XML (what Protégé asks for), Turtle, N-Triples, JSON-LD or the HTML documentation
   (§4.1, "hash URIs with content negotiation"). Its version IRI answers the same way.
@@ -19,7 +21,6 @@ A resource the graph does not hold is a 404 — an HTML page for browsers, JSON 
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -27,6 +28,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from tdkg import jsonld
 from tdkg import namespaces as ns
 
 from . import ontology_doc
@@ -153,6 +155,8 @@ def _rdf_response(body: bytes, fmt: str) -> Response:
         media += "; charset=utf-8"
     response = Response(body, content_type=media)
     response.headers["Access-Control-Allow-Origin"] = "*"
+    if fmt == "jsonld":     # compacted with the project's context, which the body also names
+        response.headers["Link"] = jsonld.CONTEXT_LINK
     return response
 
 
@@ -201,7 +205,7 @@ class View:
     @staticmethod
     def host(url: str) -> str:
         host = urlsplit(url).hostname or url
-        return host[4:] if host.startswith("www.") else host
+        return host.removeprefix("www.")
 
     @staticmethod
     def datatype(iri: str | None) -> str | None:

@@ -3,7 +3,8 @@
 Runs in the query worker processes (no Flask here), like :mod:`.execute`. Two operations:
 
 * :func:`describe_rdf` — the resource's symmetric bounded description: every triple with the IRI
-  as subject or object in the asserted (and, unless inference is off, inferred) graph, serialized.
+  as subject or object in the asserted (and, unless inference is off, inferred) graph, serialized;
+  JSON-LD compacted with the project's context (:mod:`tdkg.jsonld`), the resource's node first.
 * :func:`page_model` — a plain dict for the HTML page: names, types, outgoing and incoming links
   with the graph each comes from, the fact nodes the resource takes part in with their epistemic
   status and sources (document, footnote, cited URL), and for inferred triples their status from
@@ -12,12 +13,14 @@ Runs in the query worker processes (no Flask here), like :mod:`.execute`. Two op
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pyoxigraph as ox
 
+from tdkg import jsonld
 from tdkg import namespaces as ns
-from tdkg.pipeline import derivations
+from tdkg.pipeline import derivations, downloads
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -81,13 +84,39 @@ def describe_rdf(store: ox.Store, job: dict) -> dict:
     if not quads:
         return {"kind": "graph", "fmt": job["fmt"], "body": b"", "count": 0, "truncated": False}
     triples = list(dict.fromkeys(ox.Triple(q.subject, q.predicate, q.object) for q in quads))
+    body = serialize(store, job, triples, first=job["iri"])
+    return {"kind": "graph", "fmt": job["fmt"], "body": body, "count": len(triples),
+            "truncated": False}
+
+
+def serialize(store: ox.Store, job: dict, triples: list[ox.Triple],
+              first: str | None = None) -> bytes:
+    """``triples`` in the job's format: JSON-LD compacted with the context that
+    ``/context.jsonld`` serves (node ``first`` first), the others with the project's prefixes."""
+    if job["fmt"] == "jsonld":
+        return jsonld.dumps(jsonld.compact(triples, _context(store, job), first=first))
     out = io.BytesIO()
     fmt = RDF_FORMATS[job["fmt"]]
-    prefixes = ns.PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML,
-                                      ox.RdfFormat.JSON_LD) else None
-    ox.serialize(triples, out, format=fmt, prefixes=prefixes)
-    return {"kind": "graph", "fmt": job["fmt"], "body": out.getvalue(), "count": len(triples),
-            "truncated": False}
+    ox.serialize(triples, out, format=fmt,
+                 prefixes=None if fmt == ox.RdfFormat.N_TRIPLES else ns.PREFIXES)
+    return out.getvalue()
+
+
+#: store path → its JSON-LD context; a worker serves one store, made by one build
+_CONTEXTS: dict[str, dict] = {}
+
+
+def _context(store: ox.Store, job: dict) -> dict:
+    """The context ``/context.jsonld`` serves for this store's build (its downloads' file);
+    made from the store's ontology when the build has no downloads."""
+    key = job["store_path"]
+    if key not in _CONTEXTS:
+        published = Path(key).parent / downloads.FOLDER / downloads.CONTEXT
+        try:
+            _CONTEXTS[key] = json.loads(published.read_text(encoding="utf-8"))["@context"]
+        except (OSError, ValueError, KeyError):
+            _CONTEXTS[key] = jsonld.context_of(store)["@context"]
+    return _CONTEXTS[key]
 
 
 class _Labels:
@@ -267,11 +296,8 @@ def ontology_rdf(store: ox.Store, job: dict) -> dict:
                    if t.predicate == RDF_TYPE and t.object == OWL_ONTOLOGY), None)
     version = next((t.object.value for t in triples
                     if t.subject == header and t.predicate == VERSION_IRI), None)
-    out = io.BytesIO()
-    fmt = RDF_FORMATS[job["fmt"]]
-    ox.serialize(triples, out, format=fmt,
-                 prefixes=None if fmt == ox.RdfFormat.N_TRIPLES else ns.PREFIXES)
-    return {"kind": "graph", "fmt": job["fmt"], "body": out.getvalue(), "count": len(triples),
+    body = serialize(store, job, triples, first=header.value if header is not None else None)
+    return {"kind": "graph", "fmt": job["fmt"], "body": body, "count": len(triples),
             "truncated": False, "version_iri": version}
 
 

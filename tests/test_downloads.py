@@ -1,8 +1,9 @@
 """Downloads, the register, the JSON-LD context and VoID, on the session's real build and server.
 
-The build writes RDF dumps of each graph (and of their union), a SIPRI-style register of the
-deals and a JSON-LD context into ``builds/<id>/downloads/``; the server serves them and
-describes the dataset with VoID at ``/.well-known/void``; ``tdkg export`` copies them out.
+The build writes RDF dumps of each graph (and of their union; JSON-LD compacted with the
+context), the full OWL file, a SIPRI-style register of the deals and a JSON-LD context into
+``builds/<id>/downloads/``; the server serves them and describes the dataset with VoID at
+``/.well-known/void``; ``tdkg export`` copies them out.
 Expected values are read from the store with SPARQL wherever the test can.
 """
 from __future__ import annotations
@@ -19,11 +20,12 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 import requests
+from jsonld_client import inline
 from rdflib import Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
-
 from support import PROJECT, Server, run_tdkg
+
 from tdkg import namespaces as ns
 from tdkg.pipeline import downloads, store
 
@@ -34,12 +36,15 @@ REGISTER_HEADER = ["Supplier", "Recipient", "Designation", "Description", "Numbe
                    "Year(s) of order", "Year(s) of delivery", "Number delivered", "Comments",
                    "Value", "Currency", "Status", "Source", "IRI"]
 EXPECTED_MEDIA = {".nt.gz": "application/gzip", ".ttl": "text/turtle",
-                  ".jsonld": "application/ld+json", ".csv": "text/csv"}
+                  ".jsonld": "application/ld+json", ".csv": "text/csv",
+                  ".nt": "application/n-triples", ".owl": "application/rdf+xml"}
 DEAL_CLASSES = ("ArmsDeal", "Acquisition", "LicensedProductionAgreement",
                 "CoProductionAgreement", "TechnologyTransferAgreement")
 TDI, TDKG = ns.ID, ns.TDKG
 RDF_PARSE = {".nt.gz": ox.RdfFormat.N_TRIPLES, ".ttl": ox.RdfFormat.TURTLE,
-             ".jsonld": ox.RdfFormat.JSON_LD}
+             ".jsonld": ox.RdfFormat.JSON_LD, ".nt": ox.RdfFormat.N_TRIPLES}
+#: the complete graph's extra dumps: plain N-Triples, expanded JSON-LD (needs no context)
+EXTRA_COMPLETE = {downloads.COMPLETE_NT: ".nt", downloads.EXPANDED: ".jsonld"}
 
 
 # --- fixtures and helpers -----------------------------------------------------------------------
@@ -59,6 +64,11 @@ def manifest(build_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def stats(build_dir: Path) -> dict:
     return store.read_info(build_dir)["stats"]
+
+
+@pytest.fixture(scope="module")
+def context(build_dir: Path) -> dict:
+    return json.loads((build_dir / "downloads" / "context.jsonld").read_text())["@context"]
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +93,16 @@ def read(path: Path) -> bytes:
     return gzip.decompress(data) if path.name.endswith(".gz") else data
 
 
-def parse(data: bytes, suffix: str) -> list[ox.Quad]:
+def parse(data: bytes, suffix: str, context: dict) -> list[ox.Quad]:
+    """A dump's quads; a compacted JSON-LD dump names its context by URL: inline it."""
+    if suffix == ".jsonld" and b'"@context": "' in data[:200]:
+        data = inline(data, context).encode()
     return list(ox.parse(data, format=RDF_PARSE[suffix]))
 
 
 def suffix_of(name: str) -> str:
-    return next(s for s in (".nt.gz", ".ttl", ".jsonld", ".csv", ".json") if name.endswith(s))
+    return next(s for s in (".nt.gz", ".ttl", ".jsonld", ".csv", ".json", ".nt", ".owl")
+                if name.endswith(s))
 
 
 def local(url: str, server) -> str:
@@ -112,7 +126,9 @@ def test_the_build_writes_every_download_with_its_manifest(build_dir, manifest):
     names = [f["name"] for f in manifest["files"]]
     assert names == downloads.file_names()
     expected = {f"{n}{s}" for n in ("ontology", "asserted", "inferred", "complete")
-                for s in (".nt.gz", ".ttl", ".jsonld")} | {"register.csv", "context.jsonld"}
+                for s in (".nt.gz", ".ttl", ".jsonld")} | {
+        "complete.nt", "complete.expanded.jsonld", "tdkg-full.owl", "register.csv",
+        "context.jsonld"}
     assert set(names) == expected
     assert sorted(p.name for p in folder.iterdir()) == sorted(names + ["manifest.json"])
     for entry in manifest["files"]:
@@ -124,20 +140,24 @@ def test_the_build_writes_every_download_with_its_manifest(build_dir, manifest):
     assert "downloads" in store.read_info(build_dir)["timings"]
 
 
-def test_every_dump_parses_back_with_the_counts_of_manifest_and_build(build_dir, manifest, stats):
+def test_every_dump_parses_back_with_the_counts_of_manifest_and_build(build_dir, manifest, stats,
+                                                                      context):
     counts = stats["graphs"]
     expected = {"ontology": counts[ns.GRAPH_ONTOLOGY], "asserted": counts[ns.GRAPH_ASSERTED],
                 "inferred": counts[ns.GRAPH_INFERRED], "complete": sum(counts.values())}
     by_name = {f["name"]: f for f in manifest["files"]}
     for name, count in expected.items():
+        files = {name + suffix: suffix for suffix in (".nt.gz", ".ttl", ".jsonld")}
+        if name == "complete":
+            files.update(EXTRA_COMPLETE)
         parsed = {}
-        for suffix in RDF_PARSE:
-            entry = by_name[name + suffix]
-            quads = parse(read(build_dir / "downloads" / entry["name"]), suffix)
+        for file, suffix in files.items():
+            entry = by_name[file]
+            quads = parse(read(build_dir / "downloads" / entry["name"]), suffix, context)
             assert entry["triples"] == len(quads) == len(set(quads)) == count, entry["name"]
             assert all(q.graph_name == ox.DefaultGraph() for q in quads)
-            parsed[suffix] = {q.triple for q in quads if not _has_blank(q.triple)}
-        assert parsed[".nt.gz"] == parsed[".ttl"] == parsed[".jsonld"], name
+            parsed[file] = {q.triple for q in quads if not _has_blank(q.triple)}
+        assert len({frozenset(triples) for triples in parsed.values()}) == 1, name
 
 
 def _has_blank(triple: ox.Triple) -> bool:
@@ -150,16 +170,18 @@ def test_the_complete_dump_is_the_union_of_the_three_graphs(build_dir, oxstore, 
         f"SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ {union} }} }}")))
     distinct = int(row["n"].value)
     assert distinct == sum(stats["graphs"].values()) == stats["triples"]   # graphs share nothing
-    complete = {q.triple for q in parse(read(build_dir / "downloads" / "complete.nt.gz"), ".nt.gz")}
+    folder = build_dir / "downloads"
+    complete = {q.triple for q in parse(read(folder / "complete.nt.gz"), ".nt.gz", {})}
     for name in ("ontology", "asserted", "inferred"):
-        part = {q.triple for q in parse(read(build_dir / "downloads" / f"{name}.nt.gz"), ".nt.gz")}
+        part = {q.triple for q in parse(read(folder / f"{name}.nt.gz"), ".nt.gz", {})}
         assert part <= complete, name
     assert len(complete) == distinct
 
 
-def test_a_second_parser_reads_the_json_ld_dump_as_the_same_graph(build_dir):
+def test_a_second_parser_reads_the_json_ld_dump_as_the_same_graph(build_dir, context):
     folder = build_dir / "downloads"
-    from_json_ld = rdflib.Graph().parse(data=read(folder / "asserted.jsonld"), format="json-ld")
+    from_json_ld = rdflib.Graph().parse(data=inline(read(folder / "asserted.jsonld"), context),
+                                        format="json-ld")
     from_nt = rdflib.Graph().parse(data=read(folder / "asserted.nt.gz"), format="nt")
     assert len(from_json_ld) == len(from_nt) > 0
     assert isomorphic(from_json_ld, from_nt)
@@ -221,16 +243,25 @@ def test_a_compact_document_with_the_context_expands_as_intended(build_dir):
     assert graph.value(deal, URIRef(TDKG + "localProduction")).datatype == XSD.boolean
 
 
-def test_the_json_ld_dump_compacts_with_the_context_and_round_trips(build_dir):
+def test_the_json_ld_dump_is_compacted_with_the_linked_context(build_dir, context):
+    """Short keys and @type, values in the form their term declares, the context by URL; and
+    it reads back (with the context) as the same graph as the N-Triples dump."""
     folder = build_dir / "downloads"
-    context = json.loads((folder / "context.jsonld").read_text())["@context"]
-    graph = rdflib.Graph().parse(data=read(folder / "complete.jsonld"), format="json-ld")
-    compacted = graph.serialize(format="json-ld", context=context)
-    nodes = json.loads(compacted)["@graph"]
-    deal = next(n for n in nodes if n["@id"] == "tdi:saudi-akinci-deal-2023")
+    document = json.loads(read(folder / "complete.jsonld"))
+    assert document["@context"] == ns.BASE + "context.jsonld"
+    nodes = {n["@id"]: n for n in document["@graph"]}
+    deal = nodes["tdi:saudi-akinci-deal-2023"]
     assert deal["supplier"] == "tdi:turkiye" and deal["year"] == "2023"   # short names used
-    again = rdflib.Graph().parse(data=compacted, format="json-ld")
-    assert isomorphic(graph, again)
+    assert "ArmsDeal" in deal["@type"] and deal["status"] == "tdkg:reported"
+    assert not any(RDF.type.n3() in n or str(RDF.type) in n for n in nodes.values())
+    graph = rdflib.Graph().parse(data=inline(json.dumps(document), context), format="json-ld")
+    assert isomorphic(graph, rdflib.Graph().parse(data=read(folder / "complete.nt"), format="nt"))
+
+
+def test_the_expanded_json_ld_dump_needs_no_context(build_dir):
+    nodes = json.loads(read(build_dir / "downloads" / downloads.EXPANDED))
+    assert isinstance(nodes, list) and all(
+        key.startswith(("@", "http")) for node in nodes for key in node)
 
 
 # --- serving ------------------------------------------------------------------------------------
@@ -260,6 +291,12 @@ def test_each_download_is_served_with_its_media_type(live_server, manifest):
         assert hashlib.sha256(response.content).hexdigest() == entry["sha256"]
         assert response.headers["ETag"].strip('"') == entry["sha256"]
         assert response.headers["Access-Control-Allow-Origin"] == "*"
+        compacted = entry["name"].endswith(".jsonld") and entry["name"] not in (
+            downloads.CONTEXT, downloads.EXPANDED)
+        assert ("context" in entry) == compacted, entry["name"]
+        if compacted:       # the dump names its context in the body and in a Link header
+            assert response.json()["@context"] == entry["context"] == ns.BASE + "context.jsonld"
+            assert response.links["http://www.w3.org/ns/json-ld#context"]["url"] == entry["context"]
         if entry["name"].endswith(".gz"):
             lines = gzip.decompress(response.content).decode("utf-8").splitlines()
             assert len(lines) == entry["triples"]
@@ -304,7 +341,7 @@ def test_context_and_register_have_their_own_addresses(live_server, build_dir):
 
 # --- VoID ---------------------------------------------------------------------------------------
 
-def test_void_describes_the_dataset_in_turtle_and_json_ld(live_server, stats):
+def test_void_describes_the_dataset_in_turtle_and_json_ld(live_server, stats, manifest):
     response, graph = fetch_void(live_server)
     assert response.headers["Content-Type"].startswith("text/turtle")
     _, as_json_ld = fetch_void(live_server, format="jsonld")
@@ -313,7 +350,8 @@ def test_void_describes_the_dataset_in_turtle_and_json_ld(live_server, stats):
     assert (dataset, RDF.type, VOID.Dataset) in graph
     assert (URIRef(VOID_DOCUMENT), URIRef("http://xmlns.com/foaf/0.1/primaryTopic"), dataset) in graph
     assert graph.value(dataset, DCTERMS.title) and graph.value(dataset, DCTERMS.description)
-    assert graph.value(dataset, DCTERMS.license) is None          # the data licence is undecided
+    assert graph.value(dataset, DCTERMS.license) == URIRef(       # the README's data licence
+        "https://creativecommons.org/licenses/by/4.0/")
     assert graph.value(dataset, VOID.sparqlEndpoint) == URIRef(ns.BASE + "sparql")
     assert graph.value(dataset, VOID.uriSpace) == Literal(ns.BASE)
     assert graph.value(dataset, DCTERMS.modified).datatype == XSD.dateTime
@@ -325,13 +363,18 @@ def test_void_describes_the_dataset_in_turtle_and_json_ld(live_server, stats):
     assert {URIRef(ns.ONTOLOGY), URIRef("http://www.w3.org/2004/02/skos/core"),
             URIRef("http://www.w3.org/ns/org")} <= vocabularies
     subsets = {str(s): s for s in graph.objects(dataset, VOID.subset)}
-    assert set(subsets) == set(ns.FACT_GRAPHS)
-    for name, subset in subsets.items():
+    assert set(ns.FACT_GRAPHS) <= set(subsets)    # and one per other union a download holds
+
+    def dumps_of(graphs) -> set[str]:             # the manifest's dumps of exactly these graphs
+        return {f"{ns.BASE}downloads/{f['name']}" for f in manifest["files"]
+                if sorted(f.get("graphs", ())) == sorted(graphs)}
+    for name in ns.FACT_GRAPHS:
+        subset = subsets[name]
         assert graph.value(subset, VOID.triples).toPython() == stats["graphs"][name]
         short = name.removeprefix(ns.GRAPH)
-        assert {str(d) for d in graph.objects(subset, VOID.dataDump)} == {
+        assert {str(d) for d in graph.objects(subset, VOID.dataDump)} == dumps_of([name]) >= {
             f"{ns.BASE}downloads/{short}{s}" for s in (".nt.gz", ".ttl", ".jsonld")}
-    assert {str(d) for d in graph.objects(dataset, VOID.dataDump)} == {
+    assert {str(d) for d in graph.objects(dataset, VOID.dataDump)} == dumps_of(ns.FACT_GRAPHS) >= {
         f"{ns.BASE}downloads/complete{s}" for s in (".nt.gz", ".ttl", ".jsonld")}
     root = graph.value(dataset, VOID.rootResource)
     assert live_server.ask(f"ASK {{ <{root}> ?p ?o }}")
@@ -340,7 +383,7 @@ def test_void_describes_the_dataset_in_turtle_and_json_ld(live_server, stats):
 def test_every_dump_void_links_to_is_served(live_server, manifest):
     _, graph = fetch_void(live_server)
     dumps = set(graph.objects(None, VOID.dataDump))
-    assert len(dumps) == 12
+    assert len(dumps) == sum(1 for f in manifest["files"] if f.get("graphs")) >= 12
     sizes = {f["name"]: f["bytes"] for f in manifest["files"]}
     for dump in dumps:
         response = requests.get(local(str(dump), live_server), timeout=60)

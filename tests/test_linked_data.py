@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 import pytest
 import rdflib
 import requests
+from jsonld_client import inline
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from tdkg.namespaces import sparql_prefixes
@@ -36,8 +38,11 @@ def get(server, path: str, accept: str | None = None, **params) -> requests.Resp
 
 
 def parse(response: requests.Response, parser: str) -> rdflib.Graph:
-    return rdflib.Graph().parse(data=response.content, format=parser,
-                                publicID=BASE)
+    data = response.content
+    if parser == "json-ld":     # compacted, its context named by URL: inline the served one
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(response.url))
+        data = inline(data, requests.get(origin + "/context.jsonld", timeout=30).json()["@context"])
+    return rdflib.Graph().parse(data=data, format=parser, publicID=BASE)
 
 
 def select(server, query: str) -> list[dict[str, str]]:

@@ -5,18 +5,21 @@ published build always carries them (``tdkg export`` can also write them from an
 store). Everything is read back from the store the build just wrote, and the RDF dumps are
 serialised by Oxigraph itself, which keeps the step fast on large stores.
 
-=====================  ================================================================
-``ontology.*``         the ontology (graph ``…/graph/ontology``)
-``asserted.*``         the curated facts (graph ``…/graph/asserted``)
-``inferred.*``         what the build inferred (graph ``…/graph/inferred``)
-``complete.*``         ontology + asserted + inferred as one set of triples
-``*.nt.gz``            N-Triples, gzipped
-``*.ttl``              Turtle with the project's prefixes
-``*.jsonld``           JSON-LD (expanded form; see ``context.jsonld`` for short names)
-``register.csv``       deals and transfers in the columns of the SIPRI trade register
-``context.jsonld``     a JSON-LD context for the ontology's terms, made from the ontology
-``manifest.json``      every file above with its size, sha256 and triple (or row) count
-=====================  ================================================================
+==========================  ===========================================================
+``ontology.*``              the ontology (graph ``…/graph/ontology``)
+``asserted.*``              the curated facts (graph ``…/graph/asserted``)
+``inferred.*``              what the build inferred (graph ``…/graph/inferred``)
+``complete.*``              ontology + asserted + inferred as one set of triples
+``*.nt.gz``                 N-Triples, gzipped
+``*.ttl``                   Turtle with the project's prefixes
+``*.jsonld``                JSON-LD compacted with ``context.jsonld`` (linked by its URL)
+``complete.nt``             the complete graph as plain N-Triples
+``complete.expanded.jsonld``  the complete graph as expanded JSON-LD (needs no context)
+``tdkg-full.owl``           ontology + asserted facts as one OWL ontology in RDF/XML
+``register.csv``            deals and transfers in the columns of the SIPRI trade register
+``context.jsonld``          a JSON-LD context for the ontology's terms, made from the ontology
+``manifest.json``           every file above with its size, sha256 and triple (or row) count
+==========================  ===========================================================
 
 Each file is written under a temporary name and renamed into place.
 """
@@ -38,12 +41,16 @@ from typing import IO
 
 import pyoxigraph as ox
 
+from .. import jsonld
 from .. import namespaces as ns
 
 FOLDER = "downloads"
 MANIFEST = "manifest.json"
 REGISTER = "register.csv"
 CONTEXT = "context.jsonld"
+COMPLETE_NT = "complete.nt"
+EXPANDED = "complete.expanded.jsonld"
+FULL_OWL = "tdkg-full.owl"      # owl_export.FULL_FILE (imported only when a build needs it)
 QUERY_FILE = "register.rq"
 #: queries/ of the source tree, used when the project folder has no register query of its own
 DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "queries"
@@ -59,11 +66,13 @@ DUMPS: dict[str, tuple[str, ...]] = {
 FORMATS: dict[str, tuple[ox.RdfFormat, str, str]] = {
     ".nt.gz": (ox.RdfFormat.N_TRIPLES, "application/gzip", "N-Triples, gzipped"),
     ".ttl": (ox.RdfFormat.TURTLE, "text/turtle", "Turtle"),
-    ".jsonld": (ox.RdfFormat.JSON_LD, "application/ld+json", "JSON-LD"),
+    ".jsonld": (ox.RdfFormat.JSON_LD, "application/ld+json", "JSON-LD, compacted"),
 }
 GZIP_LEVEL = 6      # gzip's own default: level 9 takes 2.5 times as long for 9 % less
+#: file suffix → media type served; the first suffix that a name ends with decides
 MEDIA_TYPES = {**{suffix: media for suffix, (_, media, _) in FORMATS.items()},
-               ".csv": "text/csv", ".json": "application/json"}
+               ".csv": "text/csv", ".json": "application/json",
+               ".nt": "application/n-triples", ".owl": "application/rdf+xml"}
 
 #: register column → variable of queries/register.rq; the first nine are the SIPRI trade
 #: register's columns in its order, the rest are TDKG's own
@@ -86,18 +95,6 @@ REGISTER_COLUMNS: tuple[tuple[str, str], ...] = (
 REGISTER_HEADER = [column for column, _ in REGISTER_COLUMNS]
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-OWL = "http://www.w3.org/2002/07/owl#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-SKOS = "http://www.w3.org/2004/02/skos/core#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-#: annotation terms of the context; the data's labels are English, alternative labels also Turkish
-LANGUAGE_TERMS = {
-    "label": {"@id": "rdfs:label", "@language": "en"},
-    "comment": {"@id": "rdfs:comment", "@language": "en"},
-    "prefLabel": {"@id": "skos:prefLabel", "@language": "en"},
-    "definition": {"@id": "skos:definition", "@language": "en"},
-    "altLabel": {"@id": "skos:altLabel", "@container": "@language"},
-}
 #: namespaces of things rather than of vocabularies: never listed as void:vocabulary
 INSTANCE_NAMESPACES = {ns.ID, ns.SOURCE, ns.PREFIXES["wd"]}
 
@@ -110,8 +107,14 @@ def media_type(name: str) -> str:
 
 
 def file_names() -> list[str]:
-    """Every file a complete downloads folder holds, the manifest excepted."""
-    return [name + suffix for name in DUMPS for suffix in FORMATS] + [REGISTER, CONTEXT]
+    """Every file a complete downloads folder holds, in the manifest's order, the manifest
+    excepted."""
+    names = []
+    for name in DUMPS:
+        names += [name + suffix for suffix in FORMATS]
+        if name == "complete":
+            names += [COMPLETE_NT, EXPANDED]
+    return names + [FULL_OWL, REGISTER, CONTEXT]
 
 
 def folder(build_dir: Path) -> Path:
@@ -134,11 +137,12 @@ def write_downloads(build_dir: Path, out: Path | None = None,
     out = folder(build_dir) if out is None else out
     out.mkdir(parents=True, exist_ok=True)
     store = _open_store(build_dir)
-    files = _write_dumps(store, out)
+    context = json_ld_context(store)
+    files = _write_dumps(store, out, context["@context"])
+    files.append(_write_owl(build_dir, store, out))
     with _atomic(out / REGISTER, "w", newline="") as stream:
         rows = write_register(store, stream, queries_dir)
     files.append(_describe(out / REGISTER, rows=rows))
-    context = json_ld_context(store)
     with _atomic(out / CONTEXT, "w") as stream:
         json.dump(context, stream, indent=2, ensure_ascii=False)
         stream.write("\n")
@@ -152,7 +156,7 @@ def write_downloads(build_dir: Path, out: Path | None = None,
 
 # --- RDF dumps ---------------------------------------------------------------------------------
 
-def _write_dumps(store: ox.Store, out: Path) -> list[dict]:
+def _write_dumps(store: ox.Store, out: Path, context: dict) -> list[dict]:
     """Scan the store once per graph into plain N-Triples (in parallel: Oxigraph's dump runs
     without the GIL), then make every file of every dump from those scans: re-parsing
     N-Triples is several times faster than reading the store again."""
@@ -168,7 +172,7 @@ def _write_dumps(store: ox.Store, out: Path) -> list[dict]:
         written = []
         for name, members in DUMPS.items():
             sources = [(union if len(members) > 1 else plain)[g] for g in members]
-            written += _write_dump(sources, out, name, list(members))
+            written += _write_dump(sources, out, name, list(members), context)
     return written
 
 
@@ -190,31 +194,79 @@ def _without_repeats(store: ox.Store, ontology: Path) -> Path:
     return kept
 
 
-def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str]) -> list[dict]:
-    """``name``.nt.gz, .ttl and .jsonld of the N-Triples files ``sources``, which share no
-    triple, so that their concatenation is their union. The triple count is the number of
+def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str],
+                context: dict) -> list[dict]:
+    """``name``.nt.gz, .ttl and .jsonld (compacted with ``context``) of the N-Triples files
+    ``sources``, which share no triple, so that their concatenation is their union; for the
+    complete dump also plain N-Triples and expanded JSON-LD. The triple count is the number of
     N-Triples lines (one triple per line)."""
-    nt = out / f"{name}.nt.gz"
-    triples = 0
-    with _atomic(nt, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="",
-                           compresslevel=GZIP_LEVEL) as zipped:
-            for source in sources:
-                with source.open("rb") as stream:
-                    for chunk in iter(lambda: stream.read(1 << 20), b""):
-                        triples += chunk.count(b"\n")
-                        zipped.write(chunk)
-    written = [_describe(nt, triples=triples, graphs=graphs)]
-    for suffix in (".ttl", ".jsonld"):
-        fmt = FORMATS[suffix][0]
-        path = out / f"{name}{suffix}"
-        parsed = itertools.chain.from_iterable(
-            ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES) for source in sources)
-        with _atomic(path, "wb") as stream:
-            ox.serialize(parsed, stream, fmt,
-                         prefixes=ns.PREFIXES if fmt == ox.RdfFormat.TURTLE else None)
-        written.append(_describe(path, triples=triples, graphs=graphs))
+    triples = _concatenate(sources, out / f"{name}.nt.gz",
+                           out / COMPLETE_NT if name == "complete" else None)
+    written = [_describe(out / f"{name}.nt.gz", triples=triples, graphs=graphs)]
+    parsed = list(itertools.chain.from_iterable(
+        (q.triple for q in ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES))
+        for source in sources))
+    path = out / f"{name}.ttl"
+    with _atomic(path, "wb") as stream:
+        ox.serialize(parsed, stream, ox.RdfFormat.TURTLE, prefixes=ns.PREFIXES)
+    written.append(_describe(path, triples=triples, graphs=graphs))
+    path = out / f"{name}.jsonld"
+    with _atomic(path, "w") as stream:
+        jsonld.dump(jsonld.compact(parsed, context), stream)
+    written.append(_describe(path, triples=triples, graphs=graphs, context=jsonld.CONTEXT_URL))
+    if name == "complete":
+        written.append(_describe(out / COMPLETE_NT, triples=triples, graphs=graphs))
+        with _atomic(out / EXPANDED, "wb") as stream:
+            ox.serialize(parsed, stream, ox.RdfFormat.JSON_LD)
+        written.append(_describe(out / EXPANDED, triples=triples, graphs=graphs))
     return written
+
+
+def _concatenate(sources: list[Path], gzipped: Path, plain: Path | None) -> int:
+    """Write the concatenation of ``sources`` gzipped (and, given ``plain``, as it is);
+    return its number of lines."""
+    lines = 0
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(_atomic(gzipped, "wb"))
+        zipped = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="",
+                                                   compresslevel=GZIP_LEVEL))
+        copy = stack.enter_context(_atomic(plain, "wb")) if plain is not None else None
+        for source in sources:
+            with source.open("rb") as stream:
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    lines += chunk.count(b"\n")
+                    zipped.write(chunk)
+                    if copy is not None:
+                        copy.write(chunk)
+    return lines
+
+
+# --- the OWL file ------------------------------------------------------------------------------
+
+def _write_owl(build_dir: Path, store: ox.Store, out: Path) -> dict:
+    """``tdkg-full.owl``: the build's OWL export (ontology + asserted facts, every named
+    individual declared), or, for a build made without OWL files, the same made from its store."""
+    made = build_dir / "owl" / FULL_OWL
+    if made.is_file():
+        content = made.read_bytes()
+    else:
+        from . import owl_export  # rdflib: not for the server and its workers to import
+
+        ontology, data = (_rdflib_graph(store, g) for g in (ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED))
+        content = owl_export.full_rdfxml(ontology, data)
+    with _atomic(out / FULL_OWL, "wb") as stream:
+        stream.write(content)
+    triples = sum(1 for _ in ox.parse(content, format=ox.RdfFormat.RDF_XML))
+    return _describe(out / FULL_OWL, triples=triples,
+                     graphs=[ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED])
+
+
+def _rdflib_graph(store: ox.Store, graph: str):
+    import rdflib
+
+    quads = store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+    text = ox.serialize((q.triple for q in quads), format=ox.RdfFormat.N_TRIPLES)
+    return rdflib.Graph().parse(data=text.decode("utf-8"), format="nt")
 
 
 # --- the register ------------------------------------------------------------------------------
@@ -255,44 +307,10 @@ def write_register(store: ox.Store, stream: IO[str], queries_dir: Path | None = 
     return len(rows)
 
 
-# --- the JSON-LD context -----------------------------------------------------------------------
+# --- the JSON-LD context ----------------------------------------------------------------------
 
-CONTEXT_QUERY = f"""SELECT ?term ?kind ?range WHERE {{
-  GRAPH <{ns.GRAPH_ONTOLOGY}> {{
-    ?term <{RDF_TYPE}> ?kind .
-    FILTER (isIRI(?term) && STRSTARTS(STR(?term), "{ns.TDKG}"))
-    OPTIONAL {{ ?term <{RDFS}range> ?range }}
-  }}
-}}"""
-
-
-def json_ld_context(store: ox.Store) -> dict:
-    """A context that names every term of the ontology's namespace by its local name: object
-    properties take IRIs (``"@type": "@id"``), datatype properties their declared XSD range,
-    classes and individuals stand for their IRI; labels and definitions are English."""
-    kinds: dict[str, set[str]] = {}
-    ranges: dict[str, set[str]] = {}
-    for row in store.query(CONTEXT_QUERY):
-        term = row["term"].value
-        kinds.setdefault(term, set()).add(row["kind"].value)
-        if row["range"] is not None and isinstance(row["range"], ox.NamedNode):
-            ranges.setdefault(term, set()).add(row["range"].value)
-    context: dict[str, object] = dict(ns.PREFIXES)
-    for term in sorted(kinds):
-        local = term.removeprefix(ns.TDKG)
-        if not local or local in context or local in LANGUAGE_TERMS or local.startswith("@"):
-            continue
-        compact = "tdkg:" + local
-        if OWL + "ObjectProperty" in kinds[term]:
-            context[local] = {"@id": compact, "@type": "@id"}
-        elif OWL + "DatatypeProperty" in kinds[term]:
-            xsd = sorted(r for r in ranges.get(term, ()) if r.startswith(XSD))
-            context[local] = ({"@id": compact, "@type": "xsd:" + xsd[0].removeprefix(XSD)}
-                              if len(xsd) == 1 else {"@id": compact})
-        else:
-            context[local] = compact
-    context.update(LANGUAGE_TERMS)
-    return {"@context": context}
+#: the context made from the ontology (it lives with the compaction that uses it)
+json_ld_context = jsonld.context_of
 
 
 # --- vocabularies ------------------------------------------------------------------------------

@@ -4,6 +4,13 @@ The build writes the ontology alone (``tdkg.owl``) and the ontology merged with 
 data (``tdkg-full.owl``) as RDF/XML, the one syntax that Protégé, the OWL API and owlready2
 all read. The full file is ONE ontology: the data's triples go into the ontology's document
 under its single ``owl:Ontology`` header, so Protégé shows one ontology, not an import chain.
+The downloads serve it as ``/downloads/tdkg-full.owl``.
+
+Both files declare every named individual (OWL 2 Structural Specification §5.8): an IRI typed
+by a class that is not one of OWL's, RDF's or RDFS's own gets ``rdf:type owl:NamedIndividual``.
+OWL 2 DL does not need the declaration when a class assertion types the IRI, but tools that
+list individuals by it (owlready2's ``individuals()``) see only the declared ones. The curated
+data stays as it is: the declarations are made here, for the export only.
 
 :func:`run_hermit` loads such a file into owlready2 and runs HermiT on it; a contradiction
 or an unsatisfiable class raises :class:`HermitInconsistencyError` naming the clash.
@@ -16,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import rdflib
-from rdflib.namespace import OWL, RDF
+from rdflib.namespace import OWL, RDF, RDFS, XSD
 
 from .. import namespaces as ns
 from . import ontology_html
@@ -26,6 +33,8 @@ from .errors import BuildError, InconsistencyError
 RDFXML_FORMAT = "xml"
 ONTOLOGY_FILE = "tdkg.owl"
 FULL_FILE = "tdkg-full.owl"
+#: namespaces whose classes (owl:Class, rdf:Property, …) type terms, not individuals
+BUILT_IN = (str(OWL), str(RDF), str(RDFS), str(XSD))
 
 
 class HermitInconsistencyError(InconsistencyError):
@@ -38,12 +47,24 @@ class HermitInconsistencyError(InconsistencyError):
 
 def export_owl(ontology: rdflib.Graph, data: rdflib.Graph, out_dir: Path) -> dict[str, Path]:
     """Write ``tdkg.owl`` (ontology) and ``tdkg-full.owl`` (ontology + data) as RDF/XML."""
-    header = ontology_header(ontology)
+    full = full_rdfxml(ontology, data)      # first: a missing ontology header writes nothing
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"ontology": out_dir / ONTOLOGY_FILE, "full": out_dir / FULL_FILE}
     write_atomic(paths["ontology"], to_rdfxml(ontology))
-    write_atomic(paths["full"], to_rdfxml(merge(ontology, data, header)))
+    write_atomic(paths["full"], full)
     return paths
+
+
+def full_rdfxml(ontology: rdflib.Graph, data: rdflib.Graph) -> bytes:
+    """Ontology and data as one RDF/XML ontology document (``tdkg-full.owl``)."""
+    return to_rdfxml(merge(ontology, data, ontology_header(ontology)))
+
+
+def named_individuals(graph: rdflib.Graph) -> set[rdflib.URIRef]:
+    """IRIs that a class assertion types: the subject of an ``rdf:type`` whose object is not
+    a built-in class of OWL, RDF or RDFS (``owl:Class``, ``owl:NamedIndividual``, …)."""
+    return {s for s, c in graph.subject_objects(RDF.type)
+            if isinstance(s, rdflib.URIRef) and not str(c).startswith(BUILT_IN)}
 
 
 def export_documentation(ontology: rdflib.Graph, out_dir: Path) -> Path:
@@ -97,10 +118,12 @@ def new_graph(*sources: rdflib.Graph) -> rdflib.Graph:
 
 
 def to_rdfxml(graph: rdflib.Graph) -> bytes:
-    """``graph`` as RDF/XML, with the project's prefixes."""
+    """``graph`` as RDF/XML, with the project's prefixes and every named individual declared."""
     out = new_graph(graph)
     for triple in graph:
         out.add(triple)
+    for individual in named_individuals(graph):
+        out.add((individual, RDF.type, OWL.NamedIndividual))
     return out.serialize(format=RDFXML_FORMAT, encoding="utf-8")
 
 

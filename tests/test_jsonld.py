@@ -1,0 +1,212 @@
+"""JSON-LD that people and pyld can use: resource documents, the ontology document and the dumps
+come compacted with the project's context (``@type``, short keys), the context linked by URL.
+
+pyld is the reference: the tests read the served documents with it (offline: its document loader
+fetches the context from the test server), frame them by ``@type``, and check that
+:mod:`tdkg.jsonld` writes exactly what ``pyld.jsonld.compact`` writes for the same triples.
+Expected values come from SPARQL answers of the same server.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+import requests
+from jsonld_client import options
+from pyld import jsonld as pyld
+from rdflib.compare import isomorphic
+
+from tdkg import jsonld
+from tdkg import namespaces as ns
+from tdkg.pipeline import store
+
+TURKIYE = ns.ID + "turkiye"
+CONTEXT_URL = ns.BASE + "context.jsonld"
+CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+
+
+@pytest.fixture(scope="module")
+def downloads_dir(built_state: Path) -> Path:
+    return store.current_build(built_state) / "downloads"
+
+
+@pytest.fixture(scope="module")
+def context(downloads_dir: Path) -> dict:
+    return json.loads((downloads_dir / "context.jsonld").read_text())["@context"]
+
+
+def fetch(server, path: str) -> requests.Response:
+    response = requests.get(server.url + path, timeout=30)
+    assert response.status_code == 200, (path, response.text[:300])
+    return response
+
+
+def triples_of(nt: bytes) -> list[ox.Triple]:
+    return [q.triple for q in ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)]
+
+
+def nodes(document: dict) -> list[dict]:
+    return document.get("@graph", [document])
+
+
+def types_of(node: dict) -> list[str]:
+    found = node.get("@type", [])
+    return [found] if isinstance(found, str) else found
+
+
+def short(iri: str, context: dict) -> str:
+    """How the context writes a class IRI: its term, or a compact IRI."""
+    term = next((t for t, d in context.items() if d == "tdkg:" + iri.removeprefix(ns.TDKG)), None)
+    if term is not None:
+        return term
+    prefix, base = max(((p, b) for p, b in ns.PREFIXES.items() if iri.startswith(b)),
+                       key=lambda pb: len(pb[1]))
+    return f"{prefix}:{iri.removeprefix(base)}"
+
+
+# --- the resource documents ---------------------------------------------------------------------
+
+def test_a_resource_document_is_compacted_with_the_linked_context(live_server, context):
+    response = fetch(live_server, "/data/id/turkiye.jsonld")
+    assert response.headers["Content-Type"].split(";")[0] == "application/ld+json"
+    assert response.links[CONTEXT_REL]["url"] == CONTEXT_URL
+    document = response.json()
+    assert document["@context"] == CONTEXT_URL
+    first = document["@graph"][0]               # the described resource comes first
+    assert first["@id"] == "tdi:turkiye"
+    types = live_server.select(f"SELECT ?c WHERE {{ <{TURKIYE}> a ?c }}")
+    assert sorted(types_of(first)) == sorted(short(row["c"], context) for row in types)
+    label = live_server.select(f"""SELECT ?l WHERE {{ <{TURKIYE}> <{jsonld.RDFS}label> ?l
+                                   FILTER(lang(?l) = "en") }}""")
+    assert first["label"] == label[0]["l"]
+    for node in document["@graph"]:             # short keys: no full IRIs, no rdf:type
+        assert not [k for k in node if k.startswith("http") or k == "rdf:type"], node["@id"]
+
+
+def test_pyld_frames_turkiye_by_its_type(live_server, context):
+    """Framing by ``@type`` finds Türkiye, with its label: the frame's class is the one SPARQL
+    says Türkiye has in the asserted graph, written as the context writes it."""
+    asserted = live_server.select(
+        f"SELECT ?c WHERE {{ GRAPH <{ns.GRAPH_ASSERTED}> {{ <{TURKIYE}> a ?c }} }}")
+    assert len(asserted) == 1
+    kind = short(asserted[0]["c"], context)
+    label = live_server.select(f"""SELECT ?l WHERE {{ <{TURKIYE}> <{jsonld.RDFS}label> ?l
+                                   FILTER(lang(?l) = "en") }}""")[0]["l"]
+    document = fetch(live_server, "/data/id/turkiye.jsonld").json()
+    framed = pyld.frame(document, {"@context": CONTEXT_URL, "@type": kind}, options(live_server))
+    found = [n for n in nodes(framed) if n["@id"] == "tdi:turkiye"]
+    assert len(found) == 1 and found[0]["label"] == label
+    assert kind in types_of(found[0])
+
+
+def test_pyld_frames_every_state_in_the_asserted_dump(live_server, context):
+    document = fetch(live_server, "/downloads/asserted.jsonld").json()
+    framed = pyld.frame(document, {"@context": CONTEXT_URL, "@type": "State"}, options(live_server))
+    states = live_server.select(
+        f"SELECT DISTINCT ?s WHERE {{ GRAPH <{ns.GRAPH_ASSERTED}> {{ ?s a <{ns.TDKG}State> }} }}")
+    assert sorted(n["@id"] for n in nodes(framed)) == sorted(
+        "tdi:" + row["s"].removeprefix(ns.ID) for row in states)
+    assert all("label" in n for n in nodes(framed))
+
+
+def test_pyld_reads_the_resource_document_as_the_same_graph(live_server):
+    document = fetch(live_server, "/data/id/turkiye.jsonld").json()
+    quads = pyld.to_rdf(document, {**options(live_server), "format": "application/n-quads"})
+    from_json_ld = rdflib.Graph().parse(data=quads, format="nt")
+    from_nt = rdflib.Graph().parse(data=fetch(live_server, "/data/id/turkiye.nt").text,
+                                   format="nt")
+    assert len(from_json_ld) == len(from_nt) > 100
+    assert isomorphic(from_json_ld, from_nt)
+
+
+def test_the_resource_document_is_what_pyld_compacts(live_server, context):
+    served = fetch(live_server, "/data/id/turkiye.jsonld").json()
+    triples = triples_of(fetch(live_server, "/data/id/turkiye.nt").content)
+    reference = pyld.compact(jsonld.node_objects(triples, first=TURKIYE), {"@context": context})
+    assert nodes(reference) == served["@graph"]
+
+
+def test_the_ontology_document_is_compacted_too(live_server):
+    response = fetch(live_server, "/ontology.jsonld")
+    assert response.links[CONTEXT_REL]["url"] == CONTEXT_URL
+    document = response.json()
+    assert document["@context"] == CONTEXT_URL
+    header = document["@graph"][0]
+    assert header["@id"] == ns.ONTOLOGY and header["@type"] == "owl:Ontology"
+    deal = next(n for n in document["@graph"] if n["@id"] == "tdkg:ArmsDeal")
+    assert deal["@type"] == "owl:Class" and deal["label"]
+
+
+def test_content_negotiation_reaches_the_compacted_document(live_server):
+    response = requests.get(live_server.url + "/id/turkiye",
+                            headers={"Accept": "application/ld+json"}, timeout=30)
+    assert response.history[0].status_code == 303
+    assert response.json()["@graph"][0]["@id"] == "tdi:turkiye"
+
+
+# --- the dumps ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["ontology", "asserted", "inferred"])
+def test_each_json_ld_dump_is_what_pyld_compacts(downloads_dir, context, name):
+    """pyld takes about 0.3 ms per triple, so the complete dump (their union) is left to the
+    round-trip check of test_downloads."""
+    triples = triples_of(gzip.decompress((downloads_dir / f"{name}.nt.gz").read_bytes()))
+    reference = pyld.compact(jsonld.node_objects(triples), {"@context": context})
+    dump = json.loads((downloads_dir / f"{name}.jsonld").read_text())
+    assert dump["@context"] == CONTEXT_URL
+    assert nodes(reference) == dump["@graph"]
+
+
+# --- the compaction's corners, against pyld -----------------------------------------------------
+
+CORNERS_CONTEXT = {
+    "ex": "http://example.org/", "xsd": jsonld.XSD, "rdfs": jsonld.RDFS,
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "Thing": "ex:Thing", "knows": {"@id": "ex:knows", "@type": "@id"},
+    "year": {"@id": "ex:year", "@type": "xsd:integer"}, "note": {"@id": "ex:note"},
+    "label": {"@id": "rdfs:label", "@language": "en"},
+    "altLabel": {"@id": "skos:altLabel", "@container": "@language"},
+}
+CORNERS = """@prefix ex: <http://example.org/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+ex:a a ex:Thing , ex:Other ; ex:knows ex:b , "a literal" ; ex:year 2020 , "2021"^^xsd:gYear ;
+  ex:note "plain" , "2020-01-01"^^xsd:date , "une note"@fr , ex:c ;
+  rdfs:label "label"@en , "etiket"@tr , "no language" ;
+  skos:altLabel "x"@en , "y"@en , "z"@tr , "none" ; ex:part [ ex:knows ex:a ] ;
+  <http://elsewhere.example/p> <http://elsewhere.example/o> ;
+  <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "a literal type" .
+ex:b a ex:Thing .
+"""
+
+
+def test_the_corners_of_the_compaction_agree_with_pyld():
+    """Each way a value can miss its term: an IRI where a literal is declared and the reverse,
+    another datatype, another language, a plain string for a language term, several values
+    in a language map, a literal rdf:type, a blank node, an IRI no prefix covers."""
+    triples = [q.triple for q in ox.parse(CORNERS.encode(), format=ox.RdfFormat.TURTLE)]
+    ours = jsonld.compact(triples, CORNERS_CONTEXT)["@graph"]
+    reference = pyld.compact(jsonld.node_objects(triples), {"@context": CORNERS_CONTEXT})
+    assert nodes(reference) == ours
+    a = ours[0]
+    assert a["@type"] == ["Thing", "ex:Other"] and a["knows"] == "ex:b"
+    assert a["ex:knows"] == "a literal" and a["year"] == "2020"
+    assert a["ex:year"] == {"@type": "xsd:gYear", "@value": "2021"}
+    assert a["altLabel"] == {"en": ["x", "y"], "tr": "z", "@none": "none"}
+    assert a["label"] == "label" and {"@language": "tr", "@value": "etiket"} in a["rdfs:label"]
+    assert a[jsonld.RDF_TYPE] == "a literal type"            # no rdf: prefix in this context
+    assert a["note"] == ["plain", {"@type": "xsd:date", "@value": "2020-01-01"},
+                         {"@language": "fr", "@value": "une note"}, {"@id": "ex:c"}]
+    assert a["http://elsewhere.example/p"] == {"@id": "http://elsewhere.example/o"}
+
+
+@pytest.mark.parametrize("definition", [{"@id": "ex:x", "@container": "@list"},
+                                        {"@id": "ex:x", "@type": "@vocab"},
+                                        {"@id": "ex:x", "@reverse": "ex:y"}, ["ex:x"]])
+def test_a_context_beyond_what_the_compaction_implements_is_refused(definition):
+    with pytest.raises(jsonld.UnsupportedContext, match="term 'x'"):
+        jsonld.Compactor({"ex": "http://example.org/", "x": definition})
