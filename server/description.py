@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import RDF, RDFS, XSD
+from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
 from tdkg import namespaces as ns
 
@@ -20,6 +20,10 @@ FORMATS = Namespace("http://www.w3.org/ns/formats/")
 ENTAILMENT = Namespace("http://www.w3.org/ns/entailment/")
 #: the dataset's VoID description (server/void.py), linked from the sd:Dataset
 VOID_DOCUMENT = ns.BASE + ".well-known/void"
+#: the licence of the data and the ontology (the README's "Licence"; the ontology states the same
+#: with dcterms:license), given in VoID and here; the code is Apache-2.0 (pyproject.toml)
+DATA_LICENCE = "https://creativecommons.org/licenses/by/4.0/"
+DATA_LICENCE_NAME = "CC BY 4.0"
 GRAPH_NOTES = {
     ns.GRAPH_ONTOLOGY: "The OWL 2 DL ontology, as written in ontology/tdkg.ttl.",
     ns.GRAPH_ASSERTED: "The facts curated from the source documents, as written in data/ttl/.",
@@ -38,6 +42,7 @@ def describe(endpoint: str, info: dict, updates: bool, federation: bool) -> Grap
     graph = Graph()
     graph.bind("sd", SD)
     graph.bind("void", VOID)
+    graph.bind("dcterms", DCTERMS)
     service = URIRef(endpoint + "#service")
     graph.add((service, RDF.type, SD.Service))
     graph.add((service, SD.endpoint, URIRef(endpoint)))
@@ -65,6 +70,7 @@ def _dataset(graph: Graph, info: dict) -> BNode:
     graph.add((dataset, RDF.type, VOID.Dataset))
     graph.add((dataset, SD.defaultGraph, default))
     graph.add((dataset, RDFS.seeAlso, URIRef(VOID_DOCUMENT)))
+    graph.add((dataset, DCTERMS.license, URIRef(DATA_LICENCE)))
     graph.add((default, RDF.type, SD.Graph))
     for key, prop in (("triples", VOID.triples), ("subjects", VOID.distinctSubjects),
                       ("objects", VOID.distinctObjects), ("properties", VOID.properties),
