@@ -18,6 +18,9 @@ from .errors import BadRequest, QueryTooLarge, RequestTimeout, UnsupportedMediaT
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
 UPDATE = "application/sparql-update"
+FORMAT_PARAMS = ("format", "output")
+#: where a graph is read whole (the SPARQL 1.1 Graph Store HTTP Protocol, :mod:`.graph_store`)
+GRAPH_STORE = "/rdf-graph-store"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +34,12 @@ class Operation:
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.params.get(name)
         return values[-1] if values else default
+
+    @property
+    def format_names(self) -> list[str]:
+        """Every ``format=`` value, then every ``output=`` (Fuseki's name), in request order:
+        clients repeat them (SPARQLWrapper sends a name, then a list of media types)."""
+        return [v for name in FORMAT_PARAMS for v in self.params.get(name, []) if v.strip()]
 
 
 def _decode(raw: bytes, what: str) -> str:
@@ -80,7 +89,10 @@ def _parse(request: Request) -> Operation | None:
         params = _params(_url_params(request))
         if "update" in params:
             raise BadRequest("SPARQL Update must be sent with POST, not GET")
-        return _operation(params, body_text=None, body_kind=None) if "query" in params else None
+        if "query" in params:
+            return _operation(params, body_text=None, body_kind=None)
+        _refuse_graph_store_request(params)
+        return None
     _check_charset(request)
     mimetype = request.mimetype
     if mimetype == FORM:
@@ -117,6 +129,17 @@ def _single(params: dict[str, list[str]], name: str) -> str:
     return params[name][0]
 
 
+def _refuse_graph_store_request(params: dict[str, list[str]]) -> None:
+    """``graph=`` or ``default`` without a query is a Graph Store Protocol request sent to the
+    wrong place: answering it with the service description would hand over the wrong data."""
+    if "graph" in params or "default" in params:
+        name = "graph=" if "graph" in params else "default"
+        raise BadRequest(f"'{name}' without a query asks for a whole graph: the SPARQL endpoint "
+                         f"does not serve graphs, the Graph Store Protocol does, at "
+                         f"{GRAPH_STORE} (e.g. GET {GRAPH_STORE}?graph=<IRI> or "
+                         f"{GRAPH_STORE}?default); or send a query")
+
+
 def _operation(params: dict[str, list[str]], body_text: str | None,
                body_kind: str | None) -> Operation:
     if body_kind is not None:
@@ -129,6 +152,7 @@ def _operation(params: dict[str, list[str]], body_text: str | None,
         kind = "query" if "query" in params else "update"
         text = _single(params, kind)
     else:
+        _refuse_graph_store_request(params)
         raise BadRequest("the request has neither a 'query' nor an 'update' parameter")
     prefix = "" if kind == "query" else "using-"
     return Operation(kind, text or "", params.get(prefix + "default-graph-uri" if kind == "query"

@@ -1,7 +1,8 @@
 """The SPARQL 1.1 Protocol endpoint at ``/sparql``: queries, updates and the service description.
 
 Order of work for a query: read the request (:mod:`.protocol`), check it (:mod:`.guard`: size,
-nesting, federation), pick the answer format (:mod:`.formats`), choose the dataset
+nesting, federation), pick the answer format (:mod:`.formats`, forgiving what clients send; a
+406 only once the query is known to parse, so that a syntax error is a 400), choose the dataset
 (:mod:`.dataset`), answer from the cache or from a killable, confined worker (:mod:`.pool`)
 before the request's deadline (:mod:`.bounds`), then record what happened for the log line and
 the ``Server-Timing`` header. The project's prefixes (:data:`tdkg.namespaces.PREFIXES`) are
@@ -19,16 +20,27 @@ from flask import Blueprint, Response, current_app, g, request
 from tdkg import namespaces as ns
 
 from . import bounds, dataset, description, guard, protocol
-from .errors import (BadRequest, Busy, EndpointError, MalformedQuery, MemoryLimit, NotAcceptable,
-                     QueryTimeout, UpdateRefused, WorkerUnavailable)
-from .formats import BY_NAME, NoAcceptableFormat, choose, offered_for
+from .errors import (
+    BadRequest,
+    Busy,
+    EndpointError,
+    MalformedQuery,
+    MemoryLimit,
+    NotAcceptable,
+    QueryTimeout,
+    UpdateRefused,
+    WorkerUnavailable,
+)
 from .fastpath import CACHEABLE
+from .formats import BY_NAME, Format, accepted_for, negotiate, offered_for
 from .pool import Busy as PoolBusy
 from .pool import ClientGone, Timeout, WorkerDied, WorkerStartFailed
 
 bp = Blueprint("sparql", __name__)
 _POSITION = re.compile(r"(?:at|line) (\d+)[:, column ]+(\d+)")
 TEXT_TYPES = ("text/csv", "text/tab-separated-values", "text/turtle", "application/n-triples")
+#: a graph that no store has: the dataset over which a query is only parsed
+EMPTY_GRAPH = "urn:x-tdkg:nothing"
 #: test-only: skip the SERVICE/LOAD check, to show that the confined workers hold on their own
 UNCHECKED_FOR_TESTS = "TDKG_TEST_UNCHECKED_SERVICE"
 
@@ -65,11 +77,11 @@ def check(text: str, update: bool) -> guard.Checked:
 def run_query(operation: protocol.Operation) -> Response:
     config = current_app.config["TDKG"]
     checked = check(operation.text, update=False)
-    try:
-        fmt = choose(offered_for(checked.form), request.headers.get("Accept"),
-                     operation.param("format"))
-    except NoAcceptableFormat as err:
-        raise NotAcceptable(str(err)) from None
+    offered = offered_for(checked.form)
+    fmt = negotiate(offered, request.headers.get("Accept"), operation.format_names,
+                    accepted_for(checked.form))
+    if fmt is None:
+        raise _not_acceptable(operation, offered)
     inference = _flag(operation, "inference", True)
     default, named = dataset.query_dataset(checked.names_dataset, operation.default_graphs,
                                            operation.named_graphs, inference)
@@ -77,6 +89,25 @@ def run_query(operation: protocol.Operation) -> Response:
            "default_graph": default, "named_graphs": named, "fmt": fmt.name,
            "cap": config.max_results, "prefixes": ns.PREFIXES}
     return answer(job, checked.remote)
+
+
+def _not_acceptable(operation: protocol.Operation, offered: tuple[Format, ...]) -> EndpointError:
+    """406, but only for a query that parses: a syntax error is reported first (400). The
+    query is parsed where queries run, in a confined worker, evaluated over an empty dataset so
+    that the check costs next to nothing; it is only done on this rare path."""
+    job = {"op": "query", "text": operation.text, "base_iri": request.base_url,
+           "default_graph": [EMPTY_GRAPH], "named_graphs": [], "fmt": offered[0].name,
+           "cap": 0, "prefixes": ns.PREFIXES}
+    try:
+        call_worker(current_app.config["TDKG_LIVE"].snapshot().pool, job)
+    except MalformedQuery as err:
+        return err
+    except EndpointError:
+        pass            # it parses; that evaluating it failed does not matter here
+    asked = ", ".join(operation.format_names) or request.headers.get("Accept", "")
+    return NotAcceptable(f"none of the requested formats ({asked}) can be produced for this "
+                         "query; available: " + ", ".join(
+                             f"{f.media_type} (format={f.keywords[0]})" for f in offered))
 
 
 def answer(job: dict, remote: tuple[str, ...] = ()) -> Response:

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 import rdflib
-from rdflib.compare import isomorphic
 import requests
+from rdflib.compare import isomorphic
 from rdflib.query import Result
 
 LABELS = """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -68,7 +68,119 @@ def test_nothing_acceptable_is_406_naming_the_alternatives(live_server):
     response = live_server.sparql(LABELS, accept="image/png")
     assert response.status_code == 406
     assert "application/sparql-results+json" in response.json()["error"]["message"]
-    assert live_server.sparql(LABEL_GRAPH, accept="text/csv").status_code == 406
+    graph = live_server.sparql(LABEL_GRAPH, accept="image/png", format="foo")
+    assert graph.status_code == 406
+    assert "text/turtle (format=turtle)" in graph.json()["error"]["message"]
+
+
+# --- forgiving negotiation: what common clients send (issue 12) -----------------------------
+
+def _get(server, query: str, params: list[tuple[str, str]] = (), accept: str | None = None,
+         method: str = "GET") -> requests.Response:
+    headers = {"Accept": accept} if accept else {}
+    return requests.request(method, server.url + "/sparql", timeout=30, headers=headers,
+                            params=[("query", query), *params])
+
+
+@pytest.mark.parametrize("query, params, accept, media_type", [
+    # SPARQLWrapper's JSON-LD: the name, then its media types as one comma-separated value
+    (LABEL_GRAPH, [("format", "json-ld"), ("format", "application/ld+json,application/x-json+ld"),
+                   ("output", "json-ld")], "application/ld+json,application/x-json+ld",
+     "application/ld+json"),
+    (LABEL_GRAPH, [("format", "n3")], "application/turtle,text/turtle,text/rdf+n3", "text/turtle"),
+    (LABEL_GRAPH, [("format", "rdf+xml"), ("format", "application/rdf+xml")], None,
+     "application/rdf+xml"),
+    (LABEL_GRAPH, [("format", "application/n-triples")], None, "application/n-triples"),
+    # a name of the other family, or one we do not know, falls back to Accept
+    (LABEL_GRAPH, [("format", "csv")], "*/*", "text/turtle"),
+    (LABELS, [("format", "turtle")], None, "application/sparql-results+json"),
+    (LABELS, [("format", "foo")], "text/csv", "text/csv"),
+    (LABELS, [("format", "rdf+xml"), ("format", "")], "", "application/sparql-results+json"),
+    (LABELS, [("output", "tsv")], None, "text/tab-separated-values"),
+    # values are read in order: the first that fits wins
+    (LABELS, [("format", "json-ld"), ("format", "xml"), ("format", "csv")], None,
+     "application/sparql-results+xml"),
+    # rdflib's SPARQLStore with returnFormat json/csv asks for results even for a graph
+    (LABEL_GRAPH, [], "application/sparql-results+json", "text/turtle"),
+    (LABEL_GRAPH, [], "text/csv", "text/turtle"),
+    (LABELS, [], "text/turtle", "application/sparql-results+json"),
+    # CSV and TSV define no boolean: an ASK gets them by name only (rdflib's SPARQLStore asks
+    # by Accept and reads the answer by its media type)
+    ("ASK { ?s ?p ?o }", [], "text/csv", "application/sparql-results+json"),
+    ("ASK { ?s ?p ?o }", [], "text/tab-separated-values", "application/sparql-results+json"),
+    ("ASK { ?s ?p ?o }", [("format", "csv")], "text/csv", "text/csv"),
+    # media type parameters other than q do not stop a match
+    (LABEL_GRAPH, [], "text/turtle; charset=utf-8", "text/turtle"),
+    (LABEL_GRAPH, [], "application/rdf+xml;q=0.5, application/n-triples;q=0.9",
+     "application/n-triples"),
+])
+def test_negotiation_forgives_what_clients_send(live_server, query, params, accept, media_type):
+    response = _get(live_server, query, params, accept)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].split(";")[0] == media_type
+
+
+def test_a_syntax_error_wins_over_an_unacceptable_format(live_server):
+    """400 before 406: the query is parsed before a 406 is given."""
+    broken = "CONSTRUCT WHERE { ?s ?p ?o FILTER(true) }"
+    for accept, params in [("image/png", []), ("image/png", [("format", "foo")]),
+                           ("application/sparql-results+json", [])]:
+        response = _get(live_server, broken, params, accept)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["type"] == "malformed-query"
+
+
+def test_a_406_costs_no_full_evaluation(live_server):
+    """The parse check behind a 406 runs over an empty dataset, so even a query that reads the
+    whole store answers 406 about as fast as a trivial one."""
+    heavy = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?b ?q ?c . ?c ?r ?d } # 406 check"
+    response = _get(live_server, heavy, [("format", "foo")], "image/png")
+    assert response.status_code == 406
+    assert "exec;dur=" in response.headers["Server-Timing"]
+    assert float(response.headers["Server-Timing"].split("exec;dur=")[1].split(",")[0]) < 200
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/sparql", {"query": "ASK { ?s ?p ?o }"}),
+    ("/sparql", {"query": LABEL_GRAPH, "format": "ntriples"}),
+    ("/sparql", {}),
+    ("/sparql/", {}),
+    ("/page/id/turkiye", {}),
+    ("/data/id/turkiye.ttl", {}),
+    ("/downloads/", {}),
+    ("/.well-known/void", {}),
+])
+def test_head_answers_as_get_does_without_a_body(live_server, path, params):
+    get = requests.get(live_server.url + path, params=params, timeout=30, allow_redirects=False)
+    head = requests.head(live_server.url + path, params=params, timeout=30,
+                         allow_redirects=False)
+    assert get.status_code == head.status_code == 200
+    assert head.content == b""
+    for name in ("Content-Type", "Content-Length", "Vary"):
+        assert head.headers.get(name) == get.headers.get(name), name
+
+
+@pytest.mark.parametrize("method, params, data", [
+    ("GET", {"graph": "https://w3id.org/tdkg/graph/asserted"}, None),
+    ("GET", {"default": ""}, None),
+    ("HEAD", {"default": ""}, None),
+    ("POST", {}, {"graph": "https://w3id.org/tdkg/graph/asserted"}),
+])
+def test_graph_store_parameters_without_a_query_point_at_the_graph_store(live_server, method,
+                                                                           params, data):
+    """Once answered 200 with the service description: a Graph Store client got the wrong
+    data and no error."""
+    response = requests.request(method, live_server.url + "/sparql", params=params, data=data,
+                                timeout=30)
+    assert response.status_code == 400
+    if method != "HEAD":
+        error = response.json()["error"]
+        assert error["type"] == "bad-request" and "/rdf-graph-store" in error["message"]
+
+
+def test_graph_parameter_with_a_query_is_still_a_query(live_server):
+    response = _get(live_server, "ASK { ?s ?p ?o }", [("graph", "urn:x")])
+    assert response.status_code == 200 and response.json()["boolean"] is True
 
 
 def test_malformed_query_is_400_with_message_and_position(live_server):
