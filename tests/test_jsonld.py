@@ -123,6 +123,13 @@ def test_pyld_reads_the_resource_document_as_the_same_graph(live_server):
     assert isomorphic(from_json_ld, from_nt)
 
 
+def test_pyld_compacting_a_served_document_changes_nothing(live_server):
+    """A client that compacts with the context URL itself gets the document it was served."""
+    served = fetch(live_server, "/data/id/turkiye.jsonld").json()
+    again = pyld.compact(served, CONTEXT_URL, options(live_server))
+    assert again["@context"] == CONTEXT_URL and again["@graph"] == served["@graph"]
+
+
 def test_the_resource_document_is_what_pyld_compacts(live_server, context):
     served = fetch(live_server, "/data/id/turkiye.jsonld").json()
     triples = triples_of(fetch(live_server, "/data/id/turkiye.nt").content)
