@@ -9,8 +9,9 @@ Following the W3C note "Cool URIs for the Semantic Web":
   (``/id/x.ttl``) or ``format=`` picks the document without negotiation.
 * Documents answer **200**: ``/page/…`` (HTML) and ``/data/…`` (RDF; without an extension it
   negotiates and says which variant it sent in ``Content-Location``, with ``Vary: Accept``).
-  JSON-LD comes compacted with the project's context (``/context.jsonld``), which the document's
-  ``@context`` and a ``Link`` header (JSON-LD 1.1 §6.1) both name.
+  JSON-LD comes compacted with the project's context, which the document's ``@context`` and a
+  ``Link`` header (JSON-LD 1.1 §6.1) both name by this server's own ``/context.jsonld`` (the dumps
+  name the canonical ``https://w3id.org/tdkg/context.jsonld``).
 * The ontology uses hash IRIs (``/ontology#Agreement``), so ``/ontology`` is itself a document:
   200 with RDF/XML (what Protégé asks for), Turtle, N-Triples, JSON-LD or the HTML documentation
   (§4.1, "hash URIs with content negotiation"). Its version IRI answers the same way.
@@ -153,10 +154,13 @@ def _rdf_response(body: bytes, fmt: str) -> Response:
     media = BY_NAME[fmt].media_type
     if media.startswith("text/") or fmt == "ntriples":
         media += "; charset=utf-8"
+    context_url = request.url_root + "context.jsonld"
+    if fmt == "jsonld":     # compacted with the project's context: this server's copy of it
+        body = jsonld.relink(body, context_url)
     response = Response(body, content_type=media)
     response.headers["Access-Control-Allow-Origin"] = "*"
-    if fmt == "jsonld":     # compacted with the project's context, which the body also names
-        response.headers["Link"] = jsonld.CONTEXT_LINK
+    if fmt == "jsonld":     # the body names it too; the header is for plain-JSON readers
+        response.headers["Link"] = jsonld.context_link(context_url)
     return response
 
 

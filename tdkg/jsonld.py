@@ -32,7 +32,6 @@ from . import namespaces as ns
 CONTEXT_URL = ns.BASE + "context.jsonld"
 #: the HTTP Link header that names the context (JSON-LD 1.1 §6.1), for JSON-LD answers
 CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
-CONTEXT_LINK = f'<{CONTEXT_URL}>; rel="{CONTEXT_REL}"; type="application/ld+json"'
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 OWL = "http://www.w3.org/2002/07/owl#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -392,6 +391,21 @@ def dump(document: dict, stream: IO[str]) -> None:
         stream.write("  " + json.dumps(node, ensure_ascii=False)
                      + (",\n" if i < len(nodes) - 1 else "\n"))
     stream.write("]}\n")
+
+
+def relink(body: bytes, context_url: str) -> bytes:
+    """A document :func:`dump` wrote, with its context named by ``context_url`` instead of the
+    canonical URL: the server names its own ``/context.jsonld``, so that a client reading from
+    any deployment (or from 127.0.0.1) resolves the context where it got the document."""
+    head = b'{"@context": ' + json.dumps(CONTEXT_URL).encode()
+    if not body.startswith(head):
+        return body
+    return b'{"@context": ' + json.dumps(context_url).encode() + body[len(head):]
+
+
+def context_link(context_url: str = CONTEXT_URL) -> str:
+    """The ``Link`` header value naming ``context_url`` as a document's context."""
+    return f'<{context_url}>; rel="{CONTEXT_REL}"; type="application/ld+json"'
 
 
 def dumps(document: dict) -> bytes:

@@ -19,6 +19,8 @@ from tdkg import namespaces as ns
 
 def loader(server) -> Callable[[str, dict], dict]:
     def load(url: str, options: dict | None = None) -> dict:
+        if url.startswith(server.url + "/"):     # served documents name the server's copy
+            url = ns.BASE + url.removeprefix(server.url + "/")
         if not url.startswith(ns.BASE):
             raise jsonld.JsonLdError(f"the tests load nothing from outside: {url}",
                                      "jsonld.LoadDocumentError", code="loading document failed")
@@ -44,5 +46,5 @@ def served_context(server) -> dict:
 def inline(document: bytes | str | dict, context: dict) -> str:
     """The document (JSON text or parsed) with its context URL replaced by ``context``."""
     parsed = json.loads(document) if isinstance(document, (bytes, str)) else dict(document)
-    assert parsed["@context"] == ns.BASE + "context.jsonld", parsed["@context"]
+    assert parsed["@context"].endswith("/context.jsonld"), parsed["@context"]
     return json.dumps({**parsed, "@context": context})

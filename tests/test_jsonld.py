@@ -71,11 +71,14 @@ def short(iri: str, context: dict) -> str:
 # --- the resource documents ---------------------------------------------------------------------
 
 def test_a_resource_document_is_compacted_with_the_linked_context(live_server, context):
+    """Served documents name the serving server's copy of the context, so that a reader resolves
+    it where it got the document (the dumps name the canonical URL)."""
     response = fetch(live_server, "/data/id/turkiye.jsonld")
     assert response.headers["Content-Type"].split(";")[0] == "application/ld+json"
-    assert response.links[CONTEXT_REL]["url"] == CONTEXT_URL
+    assert response.links[CONTEXT_REL]["url"] == live_server.url + "/context.jsonld"
     document = response.json()
-    assert document["@context"] == CONTEXT_URL
+    assert document["@context"] == live_server.url + "/context.jsonld"
+    assert requests.get(document["@context"], timeout=30).json()["@context"] == context
     first = document["@graph"][0]               # the described resource comes first
     assert first["@id"] == "tdi:turkiye"
     types = live_server.select(f"SELECT ?c WHERE {{ <{TURKIYE}> a ?c }}")
@@ -126,8 +129,8 @@ def test_pyld_reads_the_resource_document_as_the_same_graph(live_server):
 def test_pyld_compacting_a_served_document_changes_nothing(live_server):
     """A client that compacts with the context URL itself gets the document it was served."""
     served = fetch(live_server, "/data/id/turkiye.jsonld").json()
-    again = pyld.compact(served, CONTEXT_URL, options(live_server))
-    assert again["@context"] == CONTEXT_URL and again["@graph"] == served["@graph"]
+    again = pyld.compact(served, served["@context"], options(live_server))
+    assert again["@context"] == served["@context"] and again["@graph"] == served["@graph"]
 
 
 def test_the_resource_document_is_what_pyld_compacts(live_server, context):
@@ -139,9 +142,9 @@ def test_the_resource_document_is_what_pyld_compacts(live_server, context):
 
 def test_the_ontology_document_is_compacted_too(live_server):
     response = fetch(live_server, "/ontology.jsonld")
-    assert response.links[CONTEXT_REL]["url"] == CONTEXT_URL
+    assert response.links[CONTEXT_REL]["url"] == live_server.url + "/context.jsonld"
     document = response.json()
-    assert document["@context"] == CONTEXT_URL
+    assert document["@context"] == live_server.url + "/context.jsonld"
     header = document["@graph"][0]
     assert header["@id"] == ns.ONTOLOGY and header["@type"] == "owl:Ontology"
     deal = next(n for n in document["@graph"] if n["@id"] == "tdkg:ArmsDeal")
@@ -217,3 +220,14 @@ def test_the_corners_of_the_compaction_agree_with_pyld():
 def test_a_context_beyond_what_the_compaction_implements_is_refused(definition):
     with pytest.raises(jsonld.UnsupportedContext, match="term 'x'"):
         jsonld.Compactor({"ex": "http://example.org/", "x": definition})
+
+
+def test_rdflib_reads_a_served_document_by_its_url_alone(live_server):
+    """No loader, no inlining: rdflib fetches the context the document names, from the server
+    that served it, and reads the same graph as the N-Triples document."""
+    from_json_ld = rdflib.Graph().parse(live_server.url + "/data/id/turkiye.jsonld",
+                                        format="json-ld")
+    from_nt = rdflib.Graph().parse(data=fetch(live_server, "/data/id/turkiye.nt").text,
+                                   format="nt")
+    assert len(from_json_ld) == len(from_nt) > 100
+    assert isomorphic(from_json_ld, from_nt)
