@@ -68,13 +68,13 @@ def named_individuals(graph: rdflib.Graph) -> set[rdflib.URIRef]:
 
 
 def export_documentation(ontology: rdflib.Graph, out_dir: Path) -> Path:
-    """Write the ontology's HTML documentation (``tdkg.html``, by pyLODE) next to the OWL files."""
+    """Write the ontology's HTML documentation (``tdkg.html``, by :mod:`.ontology_html`) next to the OWL files."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ontology_html.HTML_FILE
     try:
         page = ontology_html.render(ontology)
-    except Exception as err:      # pyLODE refuses an ontology it cannot document (no title, ...)
-        raise BuildError(f"the ontology documentation (pyLODE) failed: {err}") from err
+    except Exception as err:      # an ontology it cannot document (no title, ...)
+        raise BuildError(f"the ontology documentation failed: {err}") from err
     write_atomic(path, page.encode())
     return path
 
