@@ -163,33 +163,40 @@ WAYS = {"converter": by_converter, "oxrdflib": by_oxrdflib}
 
 def measure_graphs(label: str, ontology, data, rounds: int, shapes, *, validation: bool,
                    owl: bool, native: bool) -> list[tuple[str, ...]]:
+    with tempfile.TemporaryDirectory(prefix="convert-") as tmp:
+        return _measure(label, ontology, data, rounds, shapes, Path(tmp), validation=validation,
+                        owl=owl, native=native)
+
+
+def _measure(label: str, ontology, data, rounds: int, shapes, tmp: Path, *, validation: bool,
+             owl: bool, native: bool) -> list[tuple[str, ...]]:
     """One row per way: graph build, validation, OWL export and their sum (the build's share).
     The ways take turns, ``rounds`` times; the best time of each step is kept (the machine is
     shared, so the least disturbed run is the one that says what the code costs)."""
     best: dict[tuple[str, str], float] = {}
     reports, exported = {}, {}
 
-    def keep(way: str, step: str, seconds: float) -> None:
-        best[way, step] = min(seconds, best.get((way, step), seconds))
+    def keep(way: str, step: str, took: float) -> None:
+        best[way, step] = min(took, best.get((way, step), took))
 
     for _ in range(rounds):
         for name, make in WAYS.items():
-            seconds, (onto, facts, both) = timed(partial(make, ontology, data))
-            keep(name, "build", seconds)
+            took, (onto, facts, both) = timed(partial(make, ontology, data))
+            keep(name, "build", took)
             if validation:
-                seconds, reports[name] = timed(lambda both=both: validate(both(), shapes))
-                keep(name, "validate", seconds)
+                took, reports[name] = timed(lambda both=both: validate(both(), shapes))
+                keep(name, "validate", took)
             if owl:
-                out = Path(tempfile.mkdtemp(prefix=f"convert-{name}-"))
-                seconds, exported[name] = timed(partial(export_owl, onto, facts, out))
-                keep(name, "owl", seconds)
-                seconds, _ = timed(partial(export_documentation, onto, out))
-                keep(name, "page", seconds)
+                out = tmp / name
+                took, exported[name] = timed(partial(export_owl, onto, facts, out))
+                keep(name, "owl", took)
+                took, _ = timed(partial(export_documentation, onto, out))
+                keep(name, "page", took)
     if validation and native:     # once: it takes minutes
-        seconds, store = timed(partial(native_store, ontology, data))
-        keep("ox-native", "build", seconds)
-        seconds, reports["ox-native"] = timed(partial(validate, store, shapes))
-        keep("ox-native", "validate", seconds)
+        took, store = timed(partial(native_store, ontology, data))
+        keep("ox-native", "build", took)
+        took, reports["ox-native"] = timed(partial(validate, store, shapes))
+        keep("ox-native", "validate", took)
     check_same(label, reports, exported)
     ways = [*WAYS, *(["ox-native"] if validation and native else [])]
     return [row(f"{label}: {way}", [best.get((way, step)) for step in STEPS]) for way in ways]
