@@ -5,12 +5,15 @@ Layout of the state folder::
     builds/<id>/store/      the Oxigraph (RocksDB) store of one build
     builds/<id>/build.json  what went in: source digest, triple counts, timings
     current -> builds/<id>  symlink, replaced in one rename when a build succeeds
+    drafts/<id>/            a build that is never published (``tdkg diff``, ``build --dry-run``)
 
 A build is written into its own new folder and only then published, so a failed build never
 touches the store that is being served. The server follows ``current`` and reopens on change.
 Builds of one state folder are serialised by a lock (``.build.lock``): a second build fails at
 once with a message naming the one that runs. A folder left by a killed build (it has no
-``build.json``) is removed by the next build and never counts among the kept builds.
+``build.json``) is removed by the next build and never counts among the kept builds. Drafts live
+apart from ``builds/``, so they are never listed, kept, pruned or published; a draft whose
+process has gone is removed by the next build.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import pyoxigraph as ox
 from .errors import BuildError
 
 KEEP_BUILDS = 3
+DRAFTS = "drafts"
 
 
 @contextlib.contextmanager
@@ -61,10 +65,31 @@ def clean_unfinished(root: Path) -> None:
     for path in builds.iterdir():
         if path.is_dir() and not (path / "build.json").is_file():
             shutil.rmtree(path, ignore_errors=True)
+    drafts = root / DRAFTS
+    for path in drafts.iterdir() if drafts.is_dir() else ():
+        if path.is_dir() and not _owner_alive(path):
+            shutil.rmtree(path, ignore_errors=True)
 
 
-def new_build_dir(root: Path) -> Path:
-    builds = root / "builds"
+def _owner_alive(build_dir: Path) -> bool:
+    """Whether the process that made a build folder (its id is ``<time>-<pid>-<n>``) still runs."""
+    try:
+        pid = int(build_dir.name.split("-")[1])
+    except (IndexError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def new_build_dir(root: Path, draft: bool = False) -> Path:
+    """A new empty build folder: in ``builds/``, or in ``drafts/`` for a build that will not be
+    published."""
+    builds = root / (DRAFTS if draft else "builds")
     builds.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     path = builds / f"{stamp}-{os.getpid()}-{time.monotonic_ns() % 1_000_000:06d}"
