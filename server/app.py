@@ -14,8 +14,8 @@ from flask_cors import CORS
 
 from tdkg.settings import Settings
 
-from . import (downloads, errors, explain, explore, graph_store, ops, pages, search, sparql,
-               vendor, void, workbench)
+from . import (builds, downloads, errors, explain, explore, graph_store, ops, pages, search,
+               sparql, vendor, void, workbench)
 from .bounds import BoundedRequests
 from .cache import AnswerCache
 from .fastpath import ReplayCachedGets
@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(void.bp)
     app.register_blueprint(workbench.bp)
     app.register_blueprint(explore.bp)
+    app.register_blueprint(builds.bp)
     ops.install(app)
     errors.register(app)
     logging.getLogger("tdkg").setLevel(logging.INFO)

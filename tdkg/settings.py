@@ -31,6 +31,7 @@ class Settings:
     worker_memory: int = 0
     sandbox: str = "required"
     cache_entries: int = 2048
+    keep_builds: int = 5
 
     @property
     def store_root(self) -> Path:
@@ -95,6 +96,8 @@ FIELDS: dict[str, tuple[str, type]] = {
     "sandbox": ("required: query workers run without network access, or the server does not "
                 "start; off: rely on the SERVICE check alone", str),
     "cache_entries": ("answers kept in each worker's answer cache (0 disables it)", int),
+    "keep_builds": (("published builds kept for `tdkg builds` and `tdkg rollback`; the one "
+                     "served is always kept too"), int),
 }
 
 
@@ -110,6 +113,8 @@ def _coerce(field: str, raw: object) -> object:
         if isinstance(raw, (tuple, list)):
             return tuple(raw)
         return tuple(s.strip() for s in str(raw).split(",") if s.strip())
+    if field == "keep_builds" and int(raw) < 1:
+        raise ValueError(f"keep_builds must be at least 1, not {raw!r}")
     if field == "sandbox" and str(raw) not in SANDBOX_MODES:
         raise ValueError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}, not {raw!r}")
     return FIELDS[field][1](raw)

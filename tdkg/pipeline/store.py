@@ -4,7 +4,9 @@ Layout of the state folder::
 
     builds/<id>/store/      the Oxigraph (RocksDB) store of one build
     builds/<id>/build.json  what went in: source digest, triple counts, timings
+    builds/<id>/published   when the build was first published
     current -> builds/<id>  symlink, replaced in one rename when a build succeeds
+    history.jsonl           one line per publication or rollback: time, build, the one before
     drafts/<id>/            a build that is never published (``tdkg diff``, ``build --dry-run``)
 
 A build is written into its own new folder and only then published, so a failed build never
@@ -14,10 +16,15 @@ once with a message naming the one that runs. A folder left by a killed build (i
 ``build.json``) is removed by the next build and never counts among the kept builds. Drafts live
 apart from ``builds/``, so they are never listed, kept, pruned or published; a draft whose
 process has gone is removed by the next build.
+
+History: publishing keeps the newest ``keep_builds`` published builds and the one served, and
+removes older ones; :mod:`.history` lists them and rolls back (``tdkg builds``, ``tdkg rollback``)
+with the same switch of ``current``.
 """
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import json
 import os
@@ -30,7 +37,9 @@ import pyoxigraph as ox
 
 from .errors import BuildError
 
-KEEP_BUILDS = 3
+KEEP_BUILDS = 5      # the default of the keep_builds setting
+PUBLISHED = "published"     # in a build folder: when it was first published
+HISTORY = "history.jsonl"   # in the state folder: one line per publication or rollback
 DRAFTS = "drafts"
 
 
@@ -138,14 +147,24 @@ def read_info(build_dir: Path) -> dict:
     return json.loads((build_dir / "build.json").read_text())
 
 
-def publish(root: Path, build_dir: Path) -> None:
-    """Point ``current`` at ``build_dir`` with one atomic rename, then drop old builds."""
+def publish(root: Path, build_dir: Path, keep: int = KEEP_BUILDS, action: str = "publish",
+            **note: object) -> None:
+    """Point ``current`` at ``build_dir`` with one atomic rename, record the publication (the
+    build's ``published`` mark, a line of ``history.jsonl``), then drop old builds. A rollback
+    is the same switch with ``action="rollback"``. Call it holding :func:`exclusive`."""
+    adopt_unrecorded(root, besides=build_dir)
+    previous = current_build(root)
     tmp = root / f".current-{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     os.symlink(os.path.relpath(build_dir, root), tmp)
     os.replace(tmp, root / "current")
-    prune(root)
+    when = now()
+    mark_published(build_dir, when)
+    record(root, {"time": when, "action": action, "build": build_dir.name,
+                  "previous": previous.name if previous is not None else None,
+                  "digest": read_info(build_dir).get("digest"), **note})
+    prune(root, keep)
 
 
 def current_build(root: Path) -> Path | None:
@@ -156,13 +175,115 @@ def current_build(root: Path) -> Path | None:
     return target if (target / "build.json").is_file() else None
 
 
-def prune(root: Path, keep: int = KEEP_BUILDS) -> None:
-    """Remove all but the newest ``keep`` complete builds (never the published one)."""
+# --- build history: which builds were published, and when ---------------------------------------
+
+def now() -> str:
+    """UTC with microseconds, so that publications of one second keep their order as text."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def mark_published(build_dir: Path, when: str) -> None:
+    """Note in the build's folder when it was first published (a rollback keeps the first)."""
+    mark = build_dir / PUBLISHED
+    if not mark.is_file():
+        mark.write_text(when + "\n")
+
+
+def published_at(build_dir: Path) -> str | None:
+    """When the build was first published, or None (never, as far as the folder says)."""
+    try:
+        return (build_dir / PUBLISHED).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def record(root: Path, event: dict) -> None:
+    with open(root / HISTORY, "a", encoding="utf-8") as log:
+        log.write(json.dumps(event, sort_keys=True) + "\n")
+
+
+def read_history(root: Path) -> list[dict]:
+    """The publications and rollbacks of the state folder, oldest first (unreadable lines, as a
+    line cut short by a full disk, are passed over)."""
+    try:
+        lines = (root / HISTORY).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("build"), str):
+            events.append(event)
+    return events
+
+
+def complete_builds(root: Path) -> list[Path]:
+    builds = root / "builds"
+    if not builds.is_dir():
+        return []
+    return [p for p in builds.iterdir() if (p / "build.json").is_file()]
+
+
+def unrecorded(root: Path) -> list[Path]:
+    """Builds published before publications were recorded: in a state folder without
+    ``history.jsonl``, every complete build not newer than the one served (before this record
+    existed, each complete build had been published)."""
+    if (root / HISTORY).exists():
+        return []
     live = current_build(root)
-    builds = sorted((p for p in (root / "builds").iterdir() if (p / "build.json").is_file()),
-                    key=lambda p: p.name)
-    for old in builds[:-keep]:
-        if old != live:
+    limit = created_at(live) if live is not None else None
+    return sorted((p for p in complete_builds(root)
+                   if published_at(p) is None and (limit is None or created_at(p) <= limit)),
+                  key=created_at)
+
+
+def adopt_unrecorded(root: Path, besides: Path | None = None) -> None:
+    """Mark and record the builds of :func:`unrecorded` (but ``besides``, the build being
+    published) as published when they were made."""
+    for build_dir in unrecorded(root):
+        if besides is not None and build_dir.name == besides.name:
+            continue
+        when = created_at(build_dir)
+        mark_published(build_dir, when)
+        record(root, {"time": when, "action": "adopt", "build": build_dir.name, "previous": None,
+                      "digest": read_info(build_dir).get("digest")})
+
+
+def created_at(build_dir: Path) -> str:
+    """When a build was made: ``build.json``'s ``created``, else the time its id starts with."""
+    try:
+        created = read_info(build_dir).get("created")
+    except (OSError, ValueError):
+        created = None
+    if isinstance(created, str) and created:
+        return created
+    stamp = build_dir.name.split("-", 1)[0]
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}Z"
+
+
+def published_builds(root: Path) -> list[Path]:
+    """Complete builds that were published at some point, in the order of their first
+    publication (oldest first). A build being made has no mark yet, so it is never among them."""
+    legacy = {p.name: created_at(p) for p in unrecorded(root)}
+    found = []
+    for build_dir in complete_builds(root):
+        when = published_at(build_dir) or legacy.get(build_dir.name)
+        if when is not None:
+            found.append((when, build_dir.name, build_dir))
+    return [build_dir for _, _, build_dir in sorted(found)]
+
+
+def prune(root: Path, keep: int = KEEP_BUILDS) -> None:
+    """Keep the newest ``keep`` published builds and the one served; remove the other published
+    builds. A build that was never published (one being made) is left alone."""
+    adopt_unrecorded(root)
+    live = current_build(root)
+    published = published_builds(root)
+    for old in published[:-keep] if keep > 0 else published:
+        if live is None or old.name != live.name:
             shutil.rmtree(old, ignore_errors=True)
 
 
