@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import namespaces as ns
 from ..settings import Settings
-from . import derivations, downloads, store, vocabulary
+from . import derivations, downloads, history, store, vocabulary
 from .convert import to_rdflib_graph
 from .errors import BuildError
 from .load import digest, load_sources, source_files
@@ -78,7 +78,7 @@ def build(settings: Settings, data_dir: Path | None = None, options: Options = O
             store.discard(build_dir)
             raise
         store.write_info(build_dir, info)
-        store.publish(root, build_dir)
+        store.publish(root, build_dir, keep=settings.keep_builds)
     log(f"published {build_dir.name}: {info['stats']['graphs']}")
     return build_dir
 
@@ -133,8 +133,12 @@ def _timed(timings: dict[str, float], step: str):
 
 
 def is_stale(settings: Settings) -> bool:
-    """True when there is no published store or the sources changed since it was built."""
+    """True when there is no published store or the sources changed since it was built (and
+    not since a rollback away from a build of these very sources: see ``tdkg rollback``)."""
     current = store.current_build(settings.store_root)
     if current is None:
         return True
-    return store.read_info(current).get("digest") != digest(inputs_for(settings).all)
+    sources = digest(inputs_for(settings).all)
+    if store.read_info(current).get("digest") == sources:
+        return False
+    return not history.rolled_back_from(settings.store_root, sources)
