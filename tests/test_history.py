@@ -76,10 +76,10 @@ def listed(seeded: dict) -> dict:
 
 
 def serve(seeded: dict, build_id: str) -> None:
-    """Make ``build_id`` the published build (by a rollback by id) unless it is already."""
+    """Make ``build_id`` the published build (by a rollback by id, in this process: what the
+    command runs) unless it is already."""
     if store.current_build(seeded["state"]).name != build_id:
-        done = tdkg(seeded, "rollback", build_id)
-        assert done.returncode == 0, done.stderr
+        history.rollback(Settings(state_dir=seeded["state"]), build_id)
 
 
 def unique_prefix(build_id: str, others: list[str]) -> str:
@@ -158,7 +158,7 @@ def test_rollback_switches_the_running_server_without_a_restart(seeded, server):
     assert done.stdout.strip() == b2
     assert requests.get(server.url + "/healthz", timeout=30).json()["build"] == b2
     assert server.select(LABELS_QUERY) == [{"label": LABEL.format(2)}]
-    assert listed(seeded)["current"] == b2
+    assert history.listing(seeded["state"])["current"] == b2
     assert server.process.pid == pid and server.process.poll() is None
 
 
@@ -218,7 +218,8 @@ def test_builds_page_json(seeded, server):
     assert response.headers["Cache-Control"] == "no-cache"
     found = response.json()
     assert found["current"] == seeded["b2"] and found["keep"] == 5
-    assert [b["id"] for b in found["builds"]] == [b["id"] for b in listed(seeded)["builds"]]
+    assert [b["id"] for b in found["builds"]] == [
+        b["id"] for b in history.listing(seeded["state"])["builds"]]
     current = next(b for b in found["builds"] if b["current"])
     (count,) = server.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
     assert current["stats"]["triples"] == int(count["n"])
