@@ -247,15 +247,17 @@ class Pool:
         return answer
 
     def _send(self, job: dict, deadline: float) -> Worker:
-        """A worker that has taken ``job``: one that died idle is replaced, once."""
-        for attempt in range(2):
+        """A worker that has taken ``job``. Workers that died idle are replaced: every idle
+        worker may have died at once (an OS that killed them all, not yet reaped when checked),
+        so up to one more attempt than the pool has workers; only then does the client hear."""
+        for attempt in range(self.size + 1):
             worker = self._acquire(deadline)
             try:
                 worker.send(job, deadline)
                 return worker
             except WorkerDied:
                 self._discard(worker)
-                if attempt:
+                if attempt == self.size:
                     raise
             except BaseException:
                 self._discard(worker)
