@@ -7,6 +7,10 @@ a heading or a reference-list entry, by its index), the fact nodes that encode i
 why none does; ``tests/test_coverage.py`` splits ``../shared/seeds/`` with :func:`split` and holds
 the tables to it, and ``tdkg readme`` reports their figures. No sentence text is ever stored.
 
+A row not yet done has ``none`` facts and the reason :data:`TODO`: ``tdkg new-source`` writes a
+new document's table with every row so (:func:`todo_table`), ``tdkg build`` warns while any
+remain and ``tdkg build --strict`` fails (:mod:`tdkg.curation.todo`).
+
 The splitter, in full:
 
 1. **Paragraphs are lines.** Each non-empty line of the file is one paragraph, numbered from 1.
@@ -46,6 +50,7 @@ REFERENCE = re.compile(r"^\[(\d+)\]\s")
 MARKER = re.compile(r"\[(\d+)\]")
 TRAILING_MARKERS = re.compile(r"(?:\[\d+\])+$")
 COLUMNS = ("sentence", "paragraph", "kind", "markers", "facts", "reason")
+TODO = "todo"                      # the reason of a row still to be done
 
 
 @dataclass(frozen=True)
@@ -172,14 +177,35 @@ class Row:
     facts: tuple[str, ...]         # prefixed IRIs; empty when the row gives a reason
     reason: str
 
+    @property
+    def todo(self) -> bool:
+        """Not yet done: no facts, and the reason :data:`TODO`."""
+        return not self.facts and self.reason == TODO
+
 
 def read_table(path: Path) -> list[Row]:
-    """A coverage table: tab-separated, one header line (:data:`COLUMNS`)."""
+    """A coverage table: tab-separated, one header line (:data:`COLUMNS`). A malformed row
+    raises ValueError naming the file and line."""
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f"{path}: columns must be {COLUMNS}, not {reader.fieldnames}")
-        return [_row(record) for record in reader]
+            raise ValueError(f"{path}:1: columns must be {COLUMNS}, not {reader.fieldnames}")
+        rows = []
+        for record in reader:
+            try:
+                rows.append(_row(record))
+            except (ValueError, TypeError, AttributeError) as err:
+                raise ValueError(f"{path}:{reader.line_num}: not a coverage row ({err})") from None
+        return rows
+
+
+def todo_table(units: list[Unit]) -> str:
+    """The table of a document no row of which is done yet: one :data:`TODO` row per unit."""
+    lines = ["\t".join(COLUMNS)]
+    for u in units:
+        markers = ",".join(str(m) for m in u.markers) or "-"
+        lines.append(f"{u.index}\t{u.paragraph}\t{u.kind}\t{markers}\tnone\t{TODO}")
+    return "\n".join(lines) + "\n"
 
 
 def _row(record: dict[str, str]) -> Row:
