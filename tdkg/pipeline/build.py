@@ -4,11 +4,19 @@ nothing at all.
 ``build()`` is what ``tdkg build`` and ``tdkg serve`` call. It writes a complete new store in its
 own folder and publishes it only when every step passed; on any :class:`BuildError` the new folder
 is removed and the published store is left exactly as it was.
+
+``build(..., publish=False)`` (``tdkg diff``, ``build --dry-run``) runs the same steps into a
+folder under ``drafts/`` that is never published; the caller compares it and removes it. A
+publishing build that replaces an earlier one first records what changed against it in the new
+folder's ``changes.json`` (:func:`tdkg.curation.diff.compare`), so every published build that
+has a predecessor carries its changes; above :data:`CHANGES_MAX_TRIPLES` it records only why the
+comparison was skipped.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -25,16 +33,22 @@ from .validate import load_shapes, validate
 
 
 RULES = "rules"
+CHANGES = "changes.json"
+#: a publishing build compares itself with the build it replaces only when the two hold at most
+#: this many triples together (the comparison keeps both graphs in memory and runs every query)
+CHANGES_MAX_TRIPLES = 400_000
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
     """What a build may leave out: benchmarks on synthetic data skip SHACL, the OWL files and
-    the downloads (RDF dumps, register, JSON-LD context)."""
+    the downloads (RDF dumps, register, JSON-LD context); ``changes`` False skips the changes
+    record (it is also skipped above :data:`CHANGES_MAX_TRIPLES`)."""
 
     validate: bool = True
     owl_files: bool = True
     downloads: bool = True
+    changes: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,24 +77,73 @@ def inputs_for(settings: Settings, data_dir: Path | None = None) -> Inputs:
 
 
 def build(settings: Settings, data_dir: Path | None = None, options: Options = Options(),
-          log=print) -> Path:
-    """Build and publish a store; return its build folder. Raises :class:`BuildError`."""
+          log=print, publish: bool = True) -> Path:
+    """Build and publish a store; return its build folder. Raises :class:`BuildError`.
+
+    With ``publish=False`` the build goes to a folder under ``drafts/`` that is never published
+    (nor listed, kept or pruned); the caller removes it with :func:`store.discard`."""
     inputs = inputs_for(settings, data_dir)
     if not inputs.ontology:
         raise BuildError(f"no ontology found in {settings.ontology_dir}")
     root = settings.store_root
+    queries_dir = settings.project_dir / "queries"
     with store.exclusive(root):     # one build at a time per state folder
         store.clean_unfinished(root)
-        build_dir = store.new_build_dir(root)
+        previous = store.current_build(root) if publish else None
+        build_dir = store.new_build_dir(root, draft=not publish)
         try:
-            info = _run_steps(inputs, build_dir, options, log, settings.project_dir / "queries")
+            info = _run_steps(inputs, build_dir, options, log, queries_dir)
+            if previous is not None:
+                record_changes(previous, build_dir, info, options, log, queries_dir)
         except BaseException:
             store.discard(build_dir)
             raise
         store.write_info(build_dir, info)
+        if not publish:
+            return build_dir
         store.publish(root, build_dir, keep=settings.keep_builds)
     log(f"published {build_dir.name}: {info['stats']['graphs']}")
     return build_dir
+
+
+def record_changes(previous: Path, build_dir: Path, info: dict, options: Options, log,
+                   queries_dir: Path | None) -> None:
+    """Write ``changes.json`` into ``build_dir``: what it changes against ``previous`` (the
+    published build it will replace), or why that was not computed. Never fails the build."""
+    from ..curation import diff
+    triples = info["stats"]["triples"] + store.read_info(previous).get("stats", {}).get(
+        "triples", 0)
+    skipped = None
+    if not options.changes:
+        skipped = "switched off for this build"
+    elif triples > CHANGES_MAX_TRIPLES:
+        skipped = (f"the two builds hold {triples:,} triples together, more than "
+                   f"{CHANGES_MAX_TRIPLES:,}")
+    started = time.perf_counter()
+    if skipped is None:
+        try:
+            changes = diff.compare(previous, build_dir, queries_dir)
+            graphs = info["stats"]["graphs"]
+            changes["new"].update(created=info["created"], digest=info["digest"], triples={
+                name: graphs.get(getattr(ns, "GRAPH_" + name.upper()), n)
+                for name, n in changes["new"]["triples"].items()})
+        except Exception as err:  # noqa: BLE001 - a record we cannot make must not stop the data
+            skipped = f"the comparison failed: {err}"
+    if skipped is not None:
+        changes = {"format": diff.FORMAT, "old": {"id": previous.name},
+                   "new": {"id": build_dir.name}, "skipped": skipped}
+    (build_dir / CHANGES).write_text(json.dumps(changes, ensure_ascii=False, indent=1) + "\n",
+                                     encoding="utf-8")
+    seconds = round(time.perf_counter() - started, 3)
+    info["timings"]["changes"] = seconds
+    if skipped is not None:
+        log(f"changes against {previous.name} not recorded: {skipped}")
+    else:
+        s = changes["summary"]
+        log(f"changes against {previous.name} ({seconds:.1f} s): fact nodes "
+            f"+{s['facts']['added']} -{s['facts']['removed']} ~{s['facts']['changed']}, "
+            f"entities +{s['entities']['added']}, inferred +{s['inferred']['gained']} "
+            f"-{s['inferred']['lost']}, {s['queries']['changed']} query answer(s) change")
 
 
 def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
