@@ -45,6 +45,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from .. import namespaces as ns
+from ..names import words
 from ..pipeline import store as build_store
 
 FORMAT = 1
@@ -370,18 +371,6 @@ class _Rules:
 
 # --- names close to a new entity's ------------------------------------------------------------
 
-def _fold():
-    """The case- and diacritic-folding of ``/search``."""
-    try:
-        from ..names import fold
-    except ImportError:
-        from server.search import fold
-    return fold
-
-
-_WORD = re.compile(r"\w+")
-
-
 @dataclasses.dataclass(frozen=True)
 class _Name:
     text: str
@@ -390,8 +379,8 @@ class _Name:
     numbers: tuple[str, ...]    # digit runs, in order: "footnote 1" is not "footnote 2"
 
 
-def _name(text: str, fold) -> _Name:
-    found = _WORD.findall(fold(text))
+def _name(text: str) -> _Name:
+    found = words(text)     # folded for case and diacritics as /search folds them
     return _Name(text, " ".join(found), frozenset(w for w in found if w not in STOPWORDS),
                  tuple(re.findall(r"\d+", " ".join(found))))
 
@@ -408,7 +397,7 @@ def similarity(a: _Name, b: _Name) -> tuple[float, str]:
     shared = len(a.words & b.words)
     small, large = sorted((len(a.words), len(b.words)))
     if shared and shared == small and shared * 2 >= large:
-        return round(0.5 + 0.5 * shared / large, 3), "same words"
+        return round(0.8 + 0.2 * shared / large, 3), "same words"
     matcher = difflib.SequenceMatcher(None, a.joined, b.joined, autojunk=False)
     if matcher.real_quick_ratio() < CLOSE_SCORE or matcher.quick_ratio() < CLOSE_SCORE:
         return 0.0, ""
@@ -421,10 +410,9 @@ def close_names(new_nodes: list[str], new: _Graphs, existing: list[str],
     thing: a name close by :func:`similarity` with a class in common (the inferred
     super-classes count, so a firm typed ``tdkg:Organization`` meets one typed
     ``tdkg:Company``), or the same ``skos:exactMatch`` (Wikidata) item."""
-    fold = _fold()
     if not new_nodes or not existing:
         return {}
-    known = {n: [_name(t, fold) for t in old.names(n)] for n in existing}
+    known = {n: [_name(t) for t in old.names(n)] for n in existing}
     classes = {n: old.types.get(n, set()) - GENERIC_CLASSES for n in existing}
     matches = {n: {o for p, o in old.by_subject.get(n, ()) if p == SKOS_EXACT} for n in existing}
     by_word: dict[str, set[str]] = collections.defaultdict(set)
@@ -436,7 +424,7 @@ def close_names(new_nodes: list[str], new: _Graphs, existing: list[str],
         sum(len(new.names(n)) for n in new_nodes)
     found: dict[str, list[dict]] = {}
     for node in new_nodes:
-        names = [_name(t, fold) for t in new.names(node)]
+        names = [_name(t) for t in new.names(node)]
         own_classes = new.types.get(node, set()) - GENERIC_CLASSES
         own_matches = {o for p, o in new.by_subject.get(node, ()) if p == SKOS_EXACT}
         if pairs <= PAIR_BUDGET:
