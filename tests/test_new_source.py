@@ -341,3 +341,11 @@ def test_an_unreadable_coverage_table_is_named_with_its_line(project):
     table.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(todo.CoverageTableError, match=re.escape(f"{table}:5:")):
         todo.pending_rows(Settings(project_dir=project))
+
+
+def test_a_text_inside_the_project_is_registered_with_a_warning(project):
+    inside = project / "report.txt"
+    shutil.copy(EXAMPLE, inside)
+    done = new_source(project, inside)
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {inside} is inside the project folder" in done.stderr

@@ -274,5 +274,5 @@ def facts_file(e: Entry) -> str:
 #     tdkg:mentionedIn tds:{d} .
 
 ## Placeholders:
-""" + "".join(f"##   «{k}»{' ' * (14 - len(k))}{v}\n" for k, v in PLACEHOLDERS.items() if
-              k not in ("publisher", "date", "url"))
+""" + "".join(f"##   «{k}»{' ' * (14 - len(k))}{v}\n" for k, v in PLACEHOLDERS.items()
+              if k not in ("publisher", "date", "url") and (k != "n" or e.footnotes))
