@@ -5,10 +5,18 @@
     tdkg why     explain a triple: the rule and premises behind it, down to the sources
     tdkg readme  regenerate the generated sections of README.md from the published build
     tdkg export  copy the published build's downloads (RDF dumps, register, context) to a folder
+
+Curating a new document (see the README's curation section):
+
+    tdkg new-source  register a new source document: its entry, a Turtle file, a coverage table
+    tdkg find        look for an existing entity by name or Wikidata ID before creating one
+    tdkg diff        what the working tree would change against the published build
+    tdkg builds      list the kept builds;  tdkg rollback [BUILD]  republish an earlier one
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -34,6 +42,11 @@ def parser() -> argparse.ArgumentParser:
                    help="do not write the RDF/XML files for Protégé (for large synthetic data)")
     b.add_argument("--no-downloads", action="store_true",
                    help="do not write the RDF dumps, register and JSON-LD context (benchmarks)")
+    b.add_argument("--strict", action="store_true",
+                   help="fail while any coverage table has rows still marked todo")
+    b.add_argument("--dry-run", action="store_true",
+                   help="build without publishing and print what would change (as tdkg diff)")
+    b.add_argument("--json", action="store_true", help="with --dry-run: the changes as JSON")
     s = commands.add_parser("serve", help="serve the SPARQL endpoint (builds first if needed)")
     s.add_argument("--no-build", action="store_true", help="serve the published store as it is")
     w = commands.add_parser("why", help="explain a triple of the published build")
@@ -46,9 +59,26 @@ def parser() -> argparse.ArgumentParser:
                         "or - for standard output (the default)")
     e.add_argument("--register", action="store_true",
                    help="write only the SIPRI-style register of deals and transfers (CSV)")
-    for sub in (b, s, w, r, e):
+    subs = [b, s, w, r, e]
+    for name, (help_text, add_arguments, _) in _curation_commands().items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add_arguments(sub)
+        subs.append(sub)
+    for sub in subs:
         _add_settings(sub)
     return top
+
+
+#: modules that each define COMMANDS = {name: (help, add_arguments(parser), run(args, settings))}
+CURATION_MODULES = ("tdkg.curation.new_source", "tdkg.curation.find", "tdkg.curation.diff",
+                    "tdkg.pipeline.history")
+
+
+def _curation_commands() -> dict:
+    found = {}
+    for module in CURATION_MODULES:
+        found.update(importlib.import_module(module).COMMANDS)
+    return found
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -56,9 +86,24 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from .curation import todo
+    try:        # a table nobody can read is an error: --strict must never pass uncounted
+        pending = todo.pending_rows(settings)
+    except BuildError as err:
+        print(f"build failed: {err}", file=sys.stderr)
+        return 1
+    for document, count in pending.items():
+        print(f"warning: {document}: {count} coverage row(s) still marked todo", file=sys.stderr)
+    if args.strict and pending:
+        print(f"build failed (--strict): {sum(pending.values())} coverage row(s) marked todo in "
+              f"{', '.join(pending)}", file=sys.stderr)
+        return 1
+    options = Options(validate=not args.skip_validation, owl_files=not args.no_owl_files,
+                      downloads=not args.no_downloads)
+    if args.dry_run:
+        from .curation import diff
+        return diff.dry_run(settings, data_dir=args.data_dir, options=options, as_json=args.json)
     try:
-        options = Options(validate=not args.skip_validation, owl_files=not args.no_owl_files,
-                          downloads=not args.no_downloads)
         build(settings, data_dir=args.data_dir, options=options,
               log=lambda m: print(m, file=sys.stderr))
     except BuildError as err:
@@ -149,9 +194,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+    except ValueError as err:       # a setting with a value it cannot take: say which
+        print(f"tdkg: {err}", file=sys.stderr)
+        return 2
     commands = {"build": cmd_build, "serve": cmd_serve, "why": cmd_why, "readme": cmd_readme,
                 "export": cmd_export}
+    if args.command not in commands:
+        return _curation_commands()[args.command][2](args, settings)
     return commands[args.command](args, settings)
 
 
