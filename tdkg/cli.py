@@ -136,7 +136,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_why(args: argparse.Namespace, settings: Settings) -> int:
     import json
+
     import pyoxigraph as ox
+
     from . import namespaces as ns
     from .pipeline import derivations, store
     build_dir = store.current_build(settings.store_root)
