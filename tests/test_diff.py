@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -63,6 +64,12 @@ def copy_project(root: Path) -> Path:
     for part in ("ttl", "coverage"):
         shutil.copytree(PROJECT / "data" / part, project / "data" / part)
     return project
+
+
+def _ended_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def remove_node(text: str, local: str) -> str:
@@ -165,20 +172,23 @@ def test_without_a_published_build_everything_is_added(scratch):
     assert sorted(answered) == queries and not changes["queries"]["failed"]
     for query in changes["queries"]["changed"]:
         assert query["old_rows"] == 0 and query["added_count"] == query["new_rows"]
-    assert "against nothing (no published build yet)" in diff.render_text(changes)
+    assert "against nothing (no earlier build)" in diff.render_text(changes)
 
 
 def test_dry_run_prints_the_changes_and_publishes_nothing(scratch, edit):
     state = scratch["state"]
     builds_before = sorted(p.name for p in (state / "builds").iterdir())
+    # a draft left by a process that has ended: the next build removes it
+    stale = state / "drafts" / f"20000101T000000-{_ended_pid()}-000000"
+    (stale / "store").mkdir(parents=True)
     done = run_tdkg("build", "--dry-run", "--skip-validation",
                     *settings_flags(scratch["project"], state))
     assert done.returncode == 0, done.stderr
     assert current(state) == scratch["first"]
     assert sorted(p.name for p in (state / "builds").iterdir()) == builds_before
-    assert not any((state / "drafts").iterdir()), "the unpublished build is removed"
+    assert not any((state / "drafts").iterdir()), "the unpublished build and the stale one"
     text = done.stdout
-    assert text.startswith("Changes of build ")
+    assert text.startswith("Changes of the working tree (unpublished build) against ")
     assert f"against published build {scratch['first'].name}" in text
     assert "fact nodes        1 added, 1 removed, 1 changed" in text
     for heading in ("Fact nodes added (1)", "Fact nodes removed (1)", "Fact nodes changed (1)",

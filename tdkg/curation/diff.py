@@ -661,8 +661,12 @@ def render_text(changes: dict) -> str:
     :data:`TEXT_CAP` entries with "… and N more"."""
     old, new, summary = changes.get("old"), changes.get("new") or {}, changes["summary"]
     lines = []
-    against = f"published build {old['id']}" if old else "nothing (no published build yet)"
-    lines.append(f"Changes of build {new.get('id', '?')} against {against}")
+    if new.get("published") is False:       # tdkg diff, build --dry-run
+        against = f"published build {old['id']}" if old else "nothing (no published build yet)"
+        lines.append(f"Changes of the working tree (unpublished build) against {against}")
+    else:
+        against = f"build {old['id']}" if old else "nothing (no earlier build)"
+        lines.append(f"Changes of build {new.get('id', '?')} against {against}")
     if changes.get("skipped"):
         lines.append(f"  not computed: {changes['skipped']}")
         return "\n".join(lines) + "\n"
@@ -836,6 +840,9 @@ def dry_run(settings, data_dir: Path | None = None, options=None, as_json: bool 
         return 1
     try:
         changes = compare(published, draft, settings.project_dir / "queries")
+    except (OSError, sqlite3.Error) as err:     # e.g. the published build removed meanwhile
+        print(f"diff failed: {err}", file=sys.stderr)
+        return 1
     finally:
         build_store.discard(draft)
     changes["new"]["published"] = False
