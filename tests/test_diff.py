@@ -334,6 +334,11 @@ def test_a_publishing_build_records_its_changes(reported, published):
         return {**{k: changes[k] for k in ("summary", "facts", "entities", "inferred",
                                            "ontology")}, "queries": queries}
     assert without_timings(recorded) == without_timings(reported)
+    assert diff.render_text(recorded).startswith(
+        f"Changes of build {published['second'].name} against build {published['first'].name}")
+    skipped = {"format": diff.FORMAT, "old": recorded["old"], "new": recorded["new"],
+               "skipped": "the two builds hold too many triples"}
+    assert "not computed: the two builds hold too many triples" in diff.render_text(skipped)
 
 
 def test_no_changes_after_publishing_the_edit(scratch, published):

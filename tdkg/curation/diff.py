@@ -659,7 +659,7 @@ def _labelled(iri: str, label: str | None) -> str:
 def render_text(changes: dict) -> str:
     """The changes for a terminal: counts first, then each part grouped, lists cut at
     :data:`TEXT_CAP` entries with "… and N more"."""
-    old, new, summary = changes.get("old"), changes.get("new") or {}, changes["summary"]
+    old, new, summary = changes.get("old"), changes.get("new") or {}, changes.get("summary")
     lines = []
     if new.get("published") is False:       # tdkg diff, build --dry-run
         against = f"published build {old['id']}" if old else "nothing (no published build yet)"
@@ -667,8 +667,8 @@ def render_text(changes: dict) -> str:
     else:
         against = f"build {old['id']}" if old else "nothing (no earlier build)"
         lines.append(f"Changes of build {new.get('id', '?')} against {against}")
-    if changes.get("skipped"):
-        lines.append(f"  not computed: {changes['skipped']}")
+    if changes.get("skipped") or summary is None:
+        lines.append(f"  not computed: {changes.get('skipped') or 'no summary in the record'}")
         return "\n".join(lines) + "\n"
     f, e, i = summary["facts"], summary["entities"], summary["inferred"]
     o, q, a = summary["ontology"], summary["queries"], summary["asserted"]
