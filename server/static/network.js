@@ -15,7 +15,7 @@
     { kind: "partnership", label: "partnership", colour: "#2e7d32" },
     { kind: "rivalry", label: "rivalry", colour: "#c2185b" },
     { kind: "tension", label: "tension", colour: "#f08a9c" },
-    { kind: "membership", label: "member of", colour: "#8e5ba6", arrows: true },
+    { kind: "membership", label: "member of", colour: "#6a3d9a", arrows: true },
     { kind: "home state", label: "company's home state", colour: "#9aa0a6", arrows: true },
     { kind: "state-level agreement", label: "state-level agreement", colour: "#2a5d8f",
       inferred: true, property: "hasDefenceAgreementWith" },
@@ -25,18 +25,20 @@
       inferred: true, property: "indirectPartnerOf" },
   ];
   const KIND = Object.fromEntries(EDGE_KINDS.map((k) => [k.kind, k]));
-  const INFERRED_COLOUR = "#2a5d8f";
+  /* an inferred link of a kind that is otherwise asserted (dashed, in this colour) */
+  const INFERRED_COLOUR = "#5c6bc0";
   const DASHES = [7, 5];
 
-  /* How each kind of actor is drawn (the ?kind of the node query). */
+  /* How each kind of actor is drawn (the ?kind of the node query). One colour scheme with the
+     links: no colour of a node kind is the colour of a link kind (or of inferred links). */
   const NODE_KINDS = {
-    [TDKG + "State"]: { shape: "dot", colour: "#34558b", label: "state" },
-    [TDKG + "Company"]: { shape: "diamond", colour: "#d9822b", label: "company" },
-    [TDKG + "GovernmentBody"]: { shape: "triangle", colour: "#5e8c31", label: "government body" },
-    [TDKG + "IntergovernmentalOrganization"]: { shape: "hexagon", colour: "#8e5ba6",
+    [TDKG + "State"]: { shape: "dot", colour: "#00838f", label: "state" },
+    [TDKG + "Company"]: { shape: "diamond", colour: "#f4b400", label: "company" },
+    [TDKG + "GovernmentBody"]: { shape: "triangle", colour: "#9bc53d", label: "government body" },
+    [TDKG + "IntergovernmentalOrganization"]: { shape: "hexagon", colour: "#b07cc6",
                                                 label: "intergovernmental organisation" },
-    [TDKG + "AgentGroup"]: { shape: "square", colour: "#9e9e9e", label: "group of agents" },
-    [TDKG + "Agent"]: { shape: "dot", colour: "#c4c4c4", label: "other agent" },
+    [TDKG + "AgentGroup"]: { shape: "square", colour: "#795548", label: "group of agents" },
+    [TDKG + "Agent"]: { shape: "dot", colour: "#c9c9c9", label: "other agent" },
   };
   /* line width by status: firmer support, thicker line */
   const WIDTH = { reported: 3, claimed: 2.5, implied: 2, curatorKnowledge: 2, speculative: 1.4,
@@ -156,6 +158,7 @@
     state.nodes.update(nodeUpdates);
     state.edges.update(edgeUpdates);
     summarise();
+    listDrawn();
   }
 
   function visibleIds(dataset) {
@@ -166,6 +169,29 @@
     const nodes = visibleIds(state.nodes).length, edges = visibleIds(state.edges).length;
     document.getElementById("network-summary").textContent =
       `Showing ${nodes} of ${state.nodes.length} actors and ${edges} of ${state.edges.length} links.`;
+  }
+
+  /* The drawing as text (for screen readers and for copying): the actors and the links that are
+     drawn now, read from the same data sets as the drawing, rebuilt whenever a filter changes. */
+  function listDrawn() {
+    const nodes = state.nodes.get({ filter: (n) => !n.hidden })
+      .sort((a, b) => a.label.localeCompare(b.label));
+    const label = (id) => { const n = state.nodes.get(id); return n ? n.label : id; };
+    const edges = state.edges.get({ filter: (e) => !e.hidden })
+      .map((e) => ({ e, from: label(e.from), to: label(e.to), kind: KIND[e.kind] || { label: e.kind } }))
+      .sort((a, b) => a.from.localeCompare(b.from) || a.kind.label.localeCompare(b.kind.label)
+                      || a.to.localeCompare(b.to));
+    const cell = (...content) => V.el("td", {}, ...content);
+    const page = (id, text) => V.el("a", { href: V.localPath(id) }, text);
+    document.getElementById("list-nodes").replaceChildren(...nodes.map((n) =>
+      V.el("tr", { "data-id": n.id }, cell(page(n.id, n.label)), cell(n.kindLabel || ""))));
+    document.getElementById("list-edges").replaceChildren(...edges.map(({ e, from, to, kind }) =>
+      V.el("tr", { "data-id": e.id }, cell(page(e.from, from)),
+           cell(page(e.fact, kind.label + (kind.arrows ? " →" : ""))), cell(page(e.to, to)),
+           cell(e.statusLabel || ""), cell(V.years(e.start, e.end)),
+           cell(e.inferred ? "inferred" : "asserted"))));
+    document.getElementById("list-count").textContent =
+      `(${nodes.length} actor${nodes.length === 1 ? "" : "s"}, ${edges.length} link${edges.length === 1 ? "" : "s"})`;
   }
 
   /* ------------------------------------------------------------------ controls */
@@ -211,6 +237,8 @@
       legend.append(V.el("label", { className: "check" + (k.inferred ? " inferred-kind" : "") },
         box, lineSample(k), k.label, " ", V.el("span", { className: "count" }, String(kindCounts[k.kind] || 0))));
     }
+    document.getElementById("inferred-sample").replaceChildren(
+      lineSample({ colour: INFERRED_COLOUR, inferred: true }));
     const nodeLegend = document.getElementById("node-legend");
     const nodeCounts = {};
     for (const row of nodeRows) nodeCounts[row.kind] = (nodeCounts[row.kind] || 0) + 1;

@@ -35,8 +35,11 @@
     return div.innerHTML;
   }
 
-  function makeItem(row) {
+  /* A box near either end of the years stands beside its date, not centred on it, so that the
+     window that opens on the first to the last year (with a small margin) shows it whole. */
+  function makeItem(row, first, last) {
     const at = when(row);
+    const near = Math.max(1, (last - first) * 0.12);
     const key = V.statusKey(row.status);
     const link = V.el("a", { href: V.localPath(row.fact), className: "item-link" }, row.label);
     const item = {
@@ -47,6 +50,8 @@
       title: `<b>${escape(row.label)}</b><br>${escape(row.kindLabel)} · ${escape(row.statusLabel)} · ${escape(at.text)}`,
     };
     if (at.end) item.end = at.end;
+    else if (item.year - first < near) item.align = "left";
+    else if (last - item.year < near) item.align = "right";
     return item;
   }
 
@@ -92,7 +97,9 @@
     const queries = V.readJSON("tdkg-queries");
     const rows = V.shortenLabels(await V.select(queries["timeline"]));
     state.rows = rows;
-    state.items = new vis.DataSet(rows.map(makeItem));
+    const years = rows.map((r) => int(r.year)).concat(rows.map((r) => int(r.endYear)).filter((y) => y !== null));
+    const first = Math.min(...years), last = Math.max(...years);
+    state.items = new vis.DataSet(rows.map((row) => makeItem(row, first, last)));
     state.groups = new vis.DataSet(makeGroups(rows));
     const counts = {};
     for (const row of rows) counts[row.status] = (counts[row.status] || 0) + 1;
@@ -107,12 +114,13 @@
                          V.el("span", { className: "count" }, String(g.count))));
     }
 
-    const years = rows.map((r) => int(r.year)).concat(rows.map((r) => int(r.endYear)).filter((y) => y !== null));
-    const first = Math.min(...years), last = Math.max(...years);
     const recentFrom = Math.max(first, last - 15);
-    // room either side of the first and last dates for the boxes centred on them
+    // how far the timeline may be dragged beyond the first and last years
     const pad = Math.max(4, Math.round((last - first) * 0.15));
-    const everything = [new Date(first - pad, 0, 1), new Date(last + pad, 0, 1)];
+    // it opens on the years that hold facts: 1 January of the first to 31 December of the last,
+    // with a small margin either side for the boxes centred on them (a year, or 3 % of the span)
+    const margin = Math.max(1, Math.round((last - first) * 0.03));
+    const everything = [new Date(first - margin, 0, 1), new Date(last + 1 + margin, 0, 1)];
     const recent = [new Date(recentFrom, 0, 1), new Date(last + 4, 0, 1)];
     const container = document.getElementById("timeline");
     let drawnResolve;
@@ -123,7 +131,7 @@
       orientation: { axis: "top", item: "top" },
       margin: { item: { horizontal: 6, vertical: 5 }, axis: 6 },
       min: new Date(first - pad - 1, 0, 1), max: new Date(last + pad + 1, 0, 1),
-      start: recent[0], end: recent[1],
+      start: everything[0], end: everything[1],
       zoomMin: 1000 * 60 * 60 * 24 * 60, zoomMax: 1000 * 60 * 60 * 24 * 365 * 100,
       tooltip: { followMouse: true, overflowMethod: "cap" },
     });
@@ -137,13 +145,9 @@
       state.timeline.setWindow(recent[0], recent[1], { animation: false }));
     document.getElementById("recent").textContent = recentFrom + " onwards";
     applyFilters();
-    const earlier = rows.filter((r) => int(r.year) < recentFrom).length;
-    if (earlier) {
-      document.getElementById("timeline-status").textContent =
-        `${earlier} earlier item${earlier === 1 ? " lies" : "s lie"} before ${recentFrom}: drag the timeline or press “Show everything”.`;
-    } else {
-      document.getElementById("timeline-status").textContent = "";
-    }
+    state.years = [first, last];
+    document.getElementById("timeline-status").textContent =
+      `The dated facts run from ${first} to ${last}; scroll to zoom in, or press “${recentFrom} onwards”.`;
     await drawn;
     state.ready = true;
     container.dataset.ready = "true";
