@@ -29,6 +29,7 @@ from rdflib import Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF
+from w3c_protocol import body_of
 
 SUITE = Path(os.environ.get("TDKG_W3C_TESTS", "/work/shared/w3c-sparql11-tests")) / "sparql11"
 FOLDER = SUITE / "graph-store-protocol"
@@ -36,7 +37,6 @@ MANIFESTS = (FOLDER / "manifest-indirect.ttl", FOLDER / "manifest-direct.ttl")
 
 MF = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 HT = Namespace("http://www.w3.org/2011/http#")
-CNT = Namespace("http://www.w3.org/2011/content#")
 PATH_PREFIX = "/gsp"
 WRITES = ("PUT", "POST", "DELETE")
 PARSERS = {"text/turtle": "turtle", "application/n-triples": "nt", "application/rdf+xml": "xml",
@@ -93,25 +93,17 @@ def _headers(graph: rdflib.Graph, node) -> tuple[tuple[str, str], ...]:
                  for h in (Collection(graph, listed) if listed is not None else []))
 
 
-def _body(graph: rdflib.Graph, node) -> bytes | None:
-    body = graph.value(node, HT.body)
-    if body is None:
-        return None
-    encoding = str(graph.value(body, CNT.characterEncoding) or "UTF-8")
-    return str(graph.value(body, CNT.chars)).encode(encoding)
-
-
 def _expected(graph: rdflib.Graph, resp) -> Expected:
     location = graph.value(resp, MF.expectedLocation)
     return Expected(tuple(sorted(status_code(s) for s in graph.objects(resp, MF.expectedStatus))),
                     None if location is None else str(location), _headers(graph, resp),
-                    _body(graph, resp))
+                    body_of(graph, resp))
 
 
 def _request(graph: rdflib.Graph, node) -> HttpRequest:
     return HttpRequest(str(graph.value(node, HT.methodName)),
                        str(graph.value(node, HT.absolutePath)), _headers(graph, node),
-                       _body(graph, node), _expected(graph, graph.value(node, HT.resp)))
+                       body_of(graph, node), _expected(graph, graph.value(node, HT.resp)))
 
 
 def load_tests(path: Path) -> list[GraphStoreTest]:

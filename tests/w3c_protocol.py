@@ -106,7 +106,8 @@ def _expected(graph: rdflib.Graph, resp) -> Expected:
                     None if fmt is None else str(fmt))
 
 
-def _body(graph: rdflib.Graph, node) -> bytes | None:
+def body_of(graph: rdflib.Graph, node) -> bytes | None:
+    """The ``ht:body`` of a request or response node (``cnt:chars`` in its encoding)."""
     body = graph.value(node, HT.body)
     if body is None:
         return None
@@ -119,7 +120,7 @@ def _request(graph: rdflib.Graph, node) -> HttpRequest:
     headers = tuple((str(graph.value(h, HT.fieldName)), str(graph.value(h, HT.fieldValue)))
                     for h in (Collection(graph, headers_list) if headers_list else []))
     return HttpRequest(str(graph.value(node, HT.methodName)), str(graph.value(node, HT.absolutePath)),
-                       headers, _body(graph, node), _expected(graph, graph.value(node, HT.resp)))
+                       headers, body_of(graph, node), _expected(graph, graph.value(node, HT.resp)))
 
 
 def load_protocol_tests(path: Path = PROTOCOL_MANIFEST) -> list[ProtocolTest]:
