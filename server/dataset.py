@@ -2,33 +2,49 @@
 
 A query runs against the dataset named by ``default-graph-uri``/``named-graph-uri`` when given,
 else the one its FROM/FROM NAMED clauses name, else TDKG's default dataset: the union of the
-ontology, asserted and (unless inference is switched off) inferred graphs as default graph, and
-every named graph. An update's ``using-graph-uri``/``using-named-graph-uri`` become USING clauses
+ontology, asserted and (unless inference is switched off) inferred graphs as default graph (held
+by the store's own default graph since build layout 2), and every named graph. An update's ``using-graph-uri``/``using-named-graph-uri`` become USING clauses
 of each of its INSERT/DELETE … WHERE operations; giving them together with USING or WITH is an error.
 """
 from __future__ import annotations
 
 from tdkg import namespaces as ns
-
 from tdkg import sparql_lexer as lexer
+from tdkg.pipeline.store import LAYOUT
+
 from .errors import BadRequest
 
 
-def default_graphs(inference: bool) -> list[str]:
-    """The store's own default graph ("") plus the fact graphs; the inferred one only on request."""
+def default_graphs(inference: bool, layout: int = LAYOUT) -> list[str]:
+    """The graphs whose union is TDKG's default graph ("" is the store's own default graph).
+
+    In a build of the current :data:`~tdkg.pipeline.store.LAYOUT` the store's default graph
+    already holds ontology + asserted + inferred, so it is the whole answer; without inference
+    it is the ontology and asserted graphs. A build made before (``layout`` 1: no mark in its
+    build.json) kept them only as named graphs, and a rollback may serve it."""
+    if layout >= LAYOUT:
+        return [""] if inference else [ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED]
     graphs = ["", ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED]
     return graphs + [ns.GRAPH_INFERRED] if inference else graphs
 
 
+def layout_of(info: dict) -> int:
+    """The graph layout of a build, from its build.json."""
+    return int(info.get("stats", {}).get("layout", 1))
+
+
 def query_dataset(names_dataset: bool, default: list[str], named: list[str],
-                  inference: bool) -> tuple[list[str] | None, list[str] | None]:
-    """(default graph, named graphs) to pass to the store; None leaves the query's own choice
-    (``names_dataset``: the query has FROM or FROM NAMED)."""
+                  inference: bool, layout: int = LAYOUT
+                  ) -> tuple[list[str] | None, list[str] | None]:
+    """(default graph, named graphs) to pass to the store; None leaves the choice to the query
+    (``names_dataset``: the query has FROM or FROM NAMED) or, without FROM, to the store, whose
+    own default graph is TDKG's default graph (and every named graph is named)."""
     if default or named:
         return default, named
     if names_dataset:
         return None, None
-    return default_graphs(inference), None
+    graphs = default_graphs(inference, layout)
+    return (None, None) if graphs == [""] else (graphs, None)
 
 
 def add_using(text: str, toks: list[lexer.Token], using: list[str], using_named: list[str]) -> str:

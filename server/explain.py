@@ -7,7 +7,8 @@ import json
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from . import dataset
+from tdkg import namespaces as ns
+
 from .errors import BadRequest, NotFound
 from .formats import prefers_html
 from .pages import View
@@ -23,7 +24,7 @@ def why() -> Response:
         raise BadRequest("give the triple as s=, p= and o= (IRIs, prefixed names such as "
                          "tdkg:partnerOf, or N-Triples literals)")
     live = current_app.config["TDKG_LIVE"].snapshot()
-    job = {"op": "why", "triple": triple, "default_graph": dataset.default_graphs(True)[1:]}
+    job = {"op": "why", "triple": triple, "default_graph": list(ns.FACT_GRAPHS)}
     result = call_worker(live.pool, job)
     if result["count"] == 0:
         raise NotFound("the graph holds no such triple: " + " ".join(triple))

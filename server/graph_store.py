@@ -8,7 +8,9 @@ have); ``?default`` is TDKG's default graph, the union of :func:`.dataset.defaul
 (``inference=false`` leaves the inferred graph out). ``PUT`` replaces a graph, ``POST`` merges
 into it (to the store itself: a new graph, 201 with its ``Location``), ``DELETE`` drops it; they
 need the update token, as SPARQL Update does (403 without). Writes to ``?default`` change the
-store's own default graph only: the ontology, asserted and inferred graphs are named graphs.
+store's own default graph, which is what ``?default`` reads with inference (it holds the union
+of the ontology, asserted and inferred named graphs, written by the build); the named graphs are
+not changed by them, so ``?default&inference=false`` (ontology + asserted) does not see them.
 The work runs in the query workers (:mod:`.execute`), bounded by the request's deadline.
 """
 from __future__ import annotations
@@ -98,7 +100,8 @@ def _get(target: str | None, params: dict[str, list[str]]) -> Response:
         raise BadRequest(f"{request.method} needs a graph: {NAME_IT}")
     fmt = _negotiate(params.get("format", [None])[-1])
     inference = sparql._flag(protocol.Operation("graph", "", [], [], params), "inference", True)
-    names = dataset.default_graphs(inference) if target == "" else [target]
+    layout = dataset.layout_of(current_app.config["TDKG_LIVE"].snapshot().info)
+    names = dataset.default_graphs(inference, layout) if target == "" else [target]
     result = _cached({"op": "graph_get", "graphs": names, "named": target != "",
                       "fmt": fmt.name})
     if result["kind"] == "missing":

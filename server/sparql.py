@@ -83,12 +83,14 @@ def run_query(operation: protocol.Operation) -> Response:
     if fmt is None:
         raise _not_acceptable(operation, offered)
     inference = _flag(operation, "inference", True)
+    live = current_app.config["TDKG_LIVE"].snapshot()
     default, named = dataset.query_dataset(checked.names_dataset, operation.default_graphs,
-                                           operation.named_graphs, inference)
+                                           operation.named_graphs, inference,
+                                           dataset.layout_of(live.info))
     job = {"op": "query", "text": operation.text, "base_iri": request.base_url,
            "default_graph": default, "named_graphs": named, "fmt": fmt.name,
            "cap": config.max_results, "prefixes": ns.PREFIXES}
-    return answer(job, checked.remote)
+    return answer(job, checked.remote, live)
 
 
 def _not_acceptable(operation: protocol.Operation, offered: tuple[Format, ...]) -> EndpointError:
@@ -110,9 +112,10 @@ def _not_acceptable(operation: protocol.Operation, offered: tuple[Format, ...]) 
                              f"{f.media_type} (format={f.keywords[0]})" for f in offered))
 
 
-def answer(job: dict, remote: tuple[str, ...] = ()) -> Response:
-    """Serve ``job`` from the cache, or run it and cache the result."""
-    live = current_app.config["TDKG_LIVE"].snapshot()
+def answer(job: dict, remote: tuple[str, ...] = (), live=None) -> Response:
+    """Serve ``job`` from the cache, or run it (on ``live``, the snapshot the job was made for)
+    and cache the result."""
+    live = live or current_app.config["TDKG_LIVE"].snapshot()
     cache = current_app.config["TDKG_CACHE"]
     key = (live.build_id, live.generation, job["text"], _frozen(job["default_graph"]),
            _frozen(job["named_graphs"]), job["fmt"], job["base_iri"])

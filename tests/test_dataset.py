@@ -2,7 +2,14 @@
 graphs reachable by name, and the inference switch."""
 from __future__ import annotations
 
+import json
+
+import pyoxigraph as ox
+import requests
+
+from support import Server
 from tdkg import namespaces as ns
+from tdkg.pipeline.store import LAYOUT
 
 COUNT_IN = "SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}"
 
@@ -54,3 +61,52 @@ def test_inference_switch_leaves_the_inferred_graph_out(live_server):
 def test_inference_switch_rejects_nonsense(live_server):
     response = live_server.sparql("ASK {}", inference="maybe")
     assert response.status_code == 400
+
+
+# --- the layout: the union is written once, into the store's own default graph ---------------
+
+EVERYTHING = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+
+def test_the_build_writes_the_union_into_the_store_default_graph(built_state):
+    store = ox.Store.read_only(str(built_state / "current" / "store"))
+    union = " UNION ".join(f"{{ GRAPH <{g}> {{ ?s ?p ?o }} }}" for g in ns.FACT_GRAPHS)
+    merged = int(next(iter(store.query(
+        f"SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ {union} }} }}")))
+        ["n"].value)
+    own = int(next(iter(store.query(EVERYTHING, default_graph=[ox.DefaultGraph()])))["n"].value)
+    assert own == merged > 0
+    missing = store.query(f"ASK {{ {{ {union} }} FILTER NOT EXISTS {{ ?s ?p ?o }} }}",
+                          default_graph=[ox.DefaultGraph()], named_graphs=[
+                              ox.NamedNode(g) for g in ns.FACT_GRAPHS])
+    assert not bool(missing)
+    assert json.loads((built_state / "current" / "build.json").read_text())["stats"][
+        "layout"] == LAYOUT
+
+
+def test_a_build_of_the_earlier_layout_is_still_served(live_server, scratch_state):
+    """A build made before the union was written (no layout mark, an empty store default graph)
+    can still be served, e.g. after a rollback: the same answers as the current layout."""
+    build = (scratch_state / "current").resolve()
+    store = ox.Store(str(build / "store"))
+    store.clear_graph(ox.DefaultGraph())
+    store.flush()
+    del store
+    info = json.loads((build / "build.json").read_text())
+    del info["stats"]["layout"]
+    (build / "build.json").write_text(json.dumps(info))
+    old = Server(scratch_state)
+    try:
+        for params in ({}, {"inference": "false"}):
+            assert _count(old, EVERYTHING, **params) == _count(live_server, EVERYTHING, **params)
+        for graph in ({"default": ""}, {"default": "", "inference": "false"}):
+            sizes = []
+            for server in (old, live_server):
+                response = requests.get(server.url + "/rdf-graph-store", params=graph,
+                                        headers={"Accept": "application/n-triples"}, timeout=30)
+                assert response.status_code == 200
+                sizes.append(len(response.text.strip().splitlines()))
+            assert sizes[0] == sizes[1] > 0
+        assert _count(old, EVERYTHING) > _count(old, EVERYTHING, inference="false")
+    finally:
+        old.stop()

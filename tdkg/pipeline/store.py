@@ -38,6 +38,12 @@ import pyoxigraph as ox
 from .errors import BuildError
 
 KEEP_BUILDS = 5      # the default of the keep_builds setting
+#: how a build lays out its graphs (``stats.layout`` in build.json). 2: the ontology, asserted
+#: and inferred graphs are named graphs, and the store's own default graph holds their union,
+#: written once at build time, so that a query of TDKG's default graph reads one real graph
+#: instead of merging three on every match. Builds without the mark (made before) keep the
+#: union only as named graphs; the server still serves them (see server/dataset.py).
+LAYOUT = 2
 PUBLISHED = "published"     # in a build folder: when it was first published
 HISTORY = "history.jsonl"   # in the state folder: one line per publication or rollback
 DRAFTS = "drafts"
@@ -107,14 +113,18 @@ def new_build_dir(root: Path, draft: bool = False) -> Path:
 
 
 def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict:
-    """Bulk-load each graph into its named graph; return per-graph and dataset statistics."""
+    """Bulk-load each graph into its named graph, and every triple of them, once, into the
+    store's default graph (see :data:`LAYOUT`); return per-graph and dataset statistics."""
     store = ox.Store(str(build_dir / "store"))
+    default = ox.DefaultGraph()
     for name, triples in graphs.items():
         graph = ox.NamedNode(name)
-        store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples)
+        store.bulk_extend(quad for t in triples for quad in (
+            ox.Quad(t.subject, t.predicate, t.object, graph),
+            ox.Quad(t.subject, t.predicate, t.object, default)))
     store.flush()
-    stats = {"graphs": {name: count_triples(store, name) for name in graphs},
-             **dataset_stats(store, list(graphs))}
+    stats = {"layout": LAYOUT, "graphs": {name: count_triples(store, name) for name in graphs},
+             **dataset_stats(store)}
     store.optimize()
     del store
     return stats
@@ -124,12 +134,11 @@ STATS_QUERY = """SELECT (COUNT(*) AS ?triples) (COUNT(DISTINCT ?s) AS ?subjects)
   (COUNT(DISTINCT ?p) AS ?properties) (COUNT(DISTINCT ?o) AS ?objects) WHERE { %s }"""
 
 
-def dataset_stats(store: ox.Store, graphs: list[str]) -> dict[str, int]:
-    """VoID figures for the default graph (the union of ``graphs``), computed once per build."""
-    union = " UNION ".join(f"{{ GRAPH <{g}> {{ ?s ?p ?o }} }}" for g in graphs)
-    row = next(iter(store.query(STATS_QUERY % union)))
-    classes = next(iter(store.query(
-        "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { GRAPH ?g { ?x a ?c } }")))["n"]
+def dataset_stats(store: ox.Store) -> dict[str, int]:
+    """VoID figures for the default graph (the union of the build's graphs), computed once per
+    build."""
+    row = next(iter(store.query(STATS_QUERY % "?s ?p ?o")))
+    classes = next(iter(store.query("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?x a ?c }")))["n"]
     figures = {k: int(row[k].value) for k in ("triples", "subjects", "properties", "objects")}
     return {**figures, "classes": int(classes.value)}
 
