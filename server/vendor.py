@@ -29,6 +29,8 @@ FILES = {
         "vis-timeline/standalone/umd/vis-timeline-graph2d.min.js",
     "vis-timeline/vis-timeline-graph2d.min.css":
         "vis-timeline/styles/vis-timeline-graph2d.min.css",
+    # the query page's chart view (loaded when a chart is first drawn)
+    "chart.js/chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
 }
 SETUP_HINT = "run ./scripts/setup.sh, which installs the front-end packages with npm"
 

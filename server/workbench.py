@@ -6,12 +6,16 @@
   share link (``/?query=…&inference=false``) and the "include inferred facts" switch. Everything
   it loads comes from this origin.
 * ``GET /queries.json`` — the examples as JSON: name, summary, description, tags, the query
-  (without its ``#+`` header) and the address of its file.
+  (without its ``#+`` header), ``shortQuery`` (the same without the PREFIX lines that the
+  endpoint predeclares: what the page's editor shows, so that a question opens with its
+  SELECT), ``view`` (``chart`` when the example opens on the chart) and the address of its file.
 * ``GET /queries/<name>.rq`` — one example's file as it is in ``queries/``.
 
 The examples are read from the project's ``queries/`` folder (the checkout's when the project
 folder has none) and re-read when a file changes; their grlc-style header gives ``summary``,
-``description`` and ``tags`` (one line, comma-separated, or a YAML list of ``#+   - tag``).
+``description`` and ``tags`` (one line, comma-separated, or a YAML list of ``#+   - tag``), and
+optionally ``view: chart``. The files keep their PREFIX lines, so that they run as they are in any
+SPARQL client; the page leaves out those the endpoint predeclares (:func:`short_query`).
 """
 from __future__ import annotations
 
@@ -32,10 +36,16 @@ bp = Blueprint("workbench", __name__)
 HEADER_FIELD = re.compile(r"^#\+\s*(\w+):\s*(.*)$")
 HEADER_ITEM = re.compile(r"^#\+\s*-\s*(.*)$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+PREFIX_LINE = re.compile(r"^\s*PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>\s*$", re.I)
+PROLOG_LINE = re.compile(r"^\s*(?:#.*|(?:PREFIX|BASE)\b.*)?$", re.I)
+#: the result views an example may open on
+VIEWS = ("table", "chart")
 
 DEFAULT_COMMENT = """\
 # States in the graph with their English names. Pick an analyst's question under "Examples",
 # or write your own: Ctrl+Space completes prefixes, classes and properties; Ctrl+Enter runs.
+# The endpoint predeclares tdkg:, tdi:, tds:, rdfs: and the project's other prefixes;
+# "Add PREFIX lines" writes them out for use in another SPARQL client.
 """
 DEFAULT_QUERY = """\
 SELECT ?state ?name WHERE {
@@ -76,6 +86,24 @@ def parse_header(text: str) -> tuple[dict[str, str | list[str]], str]:
     return fields, "".join(lines[end:])
 
 
+def short_query(query: str) -> str:
+    """``query`` without the PREFIX lines of its prolog that the endpoint predeclares
+    (:data:`tdkg.namespaces.PREFIXES`, same prefix and same IRI), and without the blank lines
+    they leave at its start. Other PREFIX lines, BASE and comments stay; the answer is the same.
+    """
+    lines = query.splitlines(keepends=True)
+    kept = []
+    for index, line in enumerate(lines):
+        if not PROLOG_LINE.match(line):
+            kept.extend(lines[index:])
+            break
+        declared = PREFIX_LINE.match(line)
+        if declared and ns.PREFIXES.get(declared.group(1) or "") == declared.group(2):
+            continue
+        kept.append(line)
+    return "".join(kept).lstrip("\n")
+
+
 _cache_lock = threading.Lock()
 _cache: dict[Path, tuple[tuple, list[dict]]] = {}
 
@@ -94,20 +122,23 @@ def examples(folder: Path) -> list[dict]:
         found.append({"name": path.stem, "file": path.name, "href": f"/queries/{path.name}",
                       "summary": fields.get("summary") or path.stem,
                       "description": fields.get("description") or "",
-                      "tags": fields["tags"], "query": query.lstrip("\n")})
+                      "tags": fields["tags"], "query": query.lstrip("\n"),
+                      "shortQuery": short_query(query),
+                      "view": fields.get("view") if fields.get("view") in VIEWS else "table"})
     with _cache_lock:
         _cache[folder] = (signature, found)
     return found
 
 
 def default_query() -> str:
-    """The editor's first query: a comment, the project's prefixes (tdkg.namespaces), a SELECT."""
-    return DEFAULT_COMMENT + ns.sparql_prefixes() + DEFAULT_QUERY
+    """The editor's first query: a comment, then a SELECT using the predeclared prefixes."""
+    return DEFAULT_COMMENT + DEFAULT_QUERY
 
 
 @bp.route("/")
 def page() -> Response:
     config = {"endpoint": "/sparql", "base": ns.BASE, "prefixes": ns.PREFIXES,
+              "chartScript": "/vendor/chart.js/chart.umd.min.js",
               "defaultQuery": default_query(), "examples": examples(project_folder("queries"))}
     return Response(render_template("query.html", config=config, examples=config["examples"],
                                     build=_build_info()),

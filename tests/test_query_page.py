@@ -88,8 +88,63 @@ def test_the_page_hands_its_script_prefixes_examples_and_a_default_query(live_se
     assert config["base"] == "https://w3id.org/tdkg/"
     assert config["prefixes"] == PREFIXES
     assert config["examples"] == get(live_server, "/queries.json").json()["examples"]
-    assert sparql_prefixes() in config["defaultQuery"]
+    # the default query opens with its question: no PREFIX lines (the endpoint predeclares them)
+    assert not re.search(r"^\s*PREFIX\s", config["defaultQuery"], re.M | re.I)
+    assert re.search(r"^SELECT\b", config["defaultQuery"], re.M)
     assert len(live_server.select(config["defaultQuery"])) > 0
+    # the chart view's library, loaded from this server when a chart is first drawn
+    assert config["chartScript"].startswith("/vendor/")
+    script = get(live_server, config["chartScript"])
+    assert script.status_code == 200 and len(script.content) > 50_000
+    assert script.headers["Content-Type"].split(";")[0] in CONTENT_TYPES[".js"]
+    assert b"Chart.js" in script.content[:200]
+
+
+def test_examples_open_with_their_question_and_answer_as_their_files_do(live_server):
+    """``shortQuery`` (what the editor shows) is the file's query without the PREFIX lines that
+    the endpoint predeclares: it starts with the question and gives the same answer."""
+    examples = get(live_server, "/queries.json").json()["examples"]
+    declared = set(sparql_prefixes().splitlines())
+    for ex in examples:
+        short = ex["shortQuery"]
+        first = next(line for line in short.splitlines() if line.strip())
+        assert not first.upper().startswith("PREFIX"), ex["name"]
+        assert not declared & set(short.splitlines()), ex["name"]
+        kept = [line for line in ex["query"].splitlines() if line not in declared]
+        assert [line for line in short.splitlines() if line.strip()] == \
+            [line for line in kept if line.strip()], ex["name"]
+        full = live_server.sparql(ex["query"], accept="application/sparql-results+json")
+        answer = live_server.sparql(short, accept="application/sparql-results+json")
+        assert full.status_code == answer.status_code == 200, (ex["name"], answer.text[:300])
+        assert rows_of(answer.json()) == rows_of(full.json()), ex["name"]
+
+
+def rows_of(results: dict) -> list[str]:
+    return sorted(json.dumps(row, sort_keys=True) for row in results["results"]["bindings"])
+
+
+def test_short_query_leaves_out_only_the_predeclared_prefixes():
+    from tdkg.server.workbench import short_query
+
+    text = ("# a comment\nPREFIX tdkg: <https://w3id.org/tdkg/ontology#>\n"
+            "PREFIX ex: <http://example.org/>\nprefix rdfs:   <http://www.w3.org/2000/01/rdf-schema#>\n"
+            "PREFIX tdi: <http://elsewhere.example/>\n\nSELECT * { ?s rdfs:label ?o }\n")
+    assert short_query(text) == ("# a comment\nPREFIX ex: <http://example.org/>\n"
+                                 "PREFIX tdi: <http://elsewhere.example/>\n\n"
+                                 "SELECT * { ?s rdfs:label ?o }\n")
+    # PREFIX-like text after the prolog is the query's, not the prolog's
+    body = "SELECT * {\n}\n# PREFIX tdkg: <https://w3id.org/tdkg/ontology#>\n"
+    assert short_query("PREFIX tdkg: <https://w3id.org/tdkg/ontology#>\n\n" + body) == body
+
+
+def test_the_chart_examples_open_on_the_chart(live_server):
+    examples = get(live_server, "/queries.json").json()["examples"]
+    assert {ex["view"] for ex in examples} <= {"table", "chart"}
+    charts = [ex for ex in examples if ex["view"] == "chart"]
+    assert {"states-in-the-most-facts", "facts-per-year"} <= {ex["name"] for ex in charts}
+    for ex in charts:
+        assert "chart" in ex["tags"]
+        assert len(live_server.select(ex["query"])) > 1
 
 
 def test_the_example_names_and_descriptions_are_in_the_page(live_server):
