@@ -7,13 +7,18 @@ Two clients, chosen explicitly and reported with every figure:
 * ``python``: one thread per connection, each with a keep-alive ``http.client`` connection.
   It shares the GIL, so it saturates before fast servers do; use it only when wrk is missing.
 
-Both send the same GET request (query in the URL) with the same headers on every request.
+Both send a GET request (query in the URL) with the same headers on every request: the very same
+request, or, for a target marked ``distinct``, the query followed by a comment line that no other
+request of the whole benchmark carries (``\n#<run>-<thread>-<n>``), so that every request is a
+query text the server has not seen: what an answer cache cannot help with.
 """
 
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -39,6 +44,21 @@ done = function(summary, latency, requests)
 end
 """
 
+#: for a ``distinct`` target: each wrk thread numbers its requests and appends
+#: "\n#<run>-<thread>-<n>" (URL-encoded) to the query
+WRK_DISTINCT = """
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, wrk.path .. "%%0A%%23" .. "%s" .. "-" .. tid .. "-" .. n)
+end
+"""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -47,6 +67,7 @@ class Target:
     server: str
     url: str                       # full URL, query string included
     headers: dict[str, str] = field(default_factory=dict)
+    distinct: bool = False         # a query text never sent before on every request
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,8 @@ def run_wrk(target: Target, connections: int, duration_s: float) -> Measurement:
     """One wrk run; figures come from the Lua done() hook."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_REPORT)
+        if target.distinct:
+            f.write(WRK_DISTINCT % secrets.token_hex(6))
     try:
         out = subprocess.run(wrk_command(target, connections, duration_s, Path(f.name)),
                              capture_output=True, text=True, check=True,
@@ -172,13 +195,15 @@ def _client_loop(target: Target, deadline: float, tally: _Tally) -> None:
     """Requests back to back until the deadline (or the request bound)."""
     parts = urllib.parse.urlsplit(target.url)
     path = f"{parts.path}?{parts.query}"
+    tag = secrets.token_hex(6)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=REQUEST_TIMEOUT_S)
     try:
-        for _ in range(MAX_REQUESTS_PER_CONNECTION):
+        for n in itertools.islice(itertools.count(1), MAX_REQUESTS_PER_CONNECTION):
             if time.monotonic() >= deadline:
                 break
             try:
-                _one_request(conn, path, target, tally)
+                _one_request(conn, f"{path}%0A%23{tag}-{n}" if target.distinct else path,
+                             target, tally)
             except (OSError, http.client.HTTPException):
                 tally.errors += 1
                 conn.close()  # http.client reconnects on the next request

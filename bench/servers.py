@@ -103,14 +103,44 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, deadline_s: float) -
 
 
 @contextmanager
-def serving(cmd: Sequence[str], ready_url: str, log: Path, deadline_s: float) -> Iterator[float]:
-    """Start a server, wait until `ready_url` answers 200, yield the start-up time, stop it."""
+def serving(cmd: Sequence[str], ready_url: str, log: Path, deadline_s: float,
+            started: list | None = None) -> Iterator[float]:
+    """Start a server, wait until `ready_url` answers 200, yield the start-up time, stop it.
+    ``started``, when given, receives the server's process (for :func:`tree_rss`)."""
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    if started is not None:
+        started.append(proc)
     try:
         yield wait_ready(ready_url, proc, log, deadline_s)
     finally:
         stop(proc)
+
+
+def tree_rss(pid: int) -> dict[str, int]:
+    """Resident memory (bytes) of a process and every descendant, by pid, with each one's role
+    (its command line, shortened), read from /proc at this moment."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = {}, [pid]
+    while todo and len(out) < 1000:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            cmd = Path(f"/proc/{current}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        rss = next((int(line.split()[1]) * 1024 for line in status.splitlines()
+                    if line.startswith("VmRSS:")), 0)
+        out[f"{current} {cmd[:90].strip()}"] = rss
+        todo += children.get(current, [])
+    return out
 
 
 def _cpu_times() -> tuple[int, int]:
