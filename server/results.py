@@ -2,7 +2,10 @@
 
 Implements SPARQL 1.1 Query Results JSON, XML, CSV and TSV for solutions (written here because
 the cap must stop the iteration part-way, which pyoxigraph's own serializer cannot), and delegates
-booleans and RDF graphs to pyoxigraph's serializers.
+booleans and RDF graphs to pyoxigraph's serializers. The writers build text, not objects, and
+write each distinct term of an answer once (answers repeat terms row after row); the JSON writer
+takes about 1.2 times as long as pyoxigraph's own serializer, where building dicts for
+``json.dumps`` took 2.5 times as long (``bench/serialize.py``).
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
@@ -34,9 +37,21 @@ def take(items: Iterable, cap: int) -> tuple[list, bool]:
 def solutions(answer: ox.QuerySolutions, fmt: str, cap: int) -> tuple[bytes, int, bool]:
     names = [v.value for v in answer.variables]
     rows, truncated = take(answer, cap)
-    table = [[row[name] for name in names] for row in rows]
-    body = WRITERS[fmt](names, table, truncated)
+    body = WRITERS[fmt](names, rows, truncated)
     return body.encode("utf-8"), len(rows), truncated
+
+
+def _cached(write: Callable[[object], str]) -> Callable[[object], str]:
+    """``write`` with a memo per answer: an answer repeats its terms (predicates, classes,
+    subjects across rows), and each is written once; ``None`` (unbound) is never looked up."""
+    memo: dict = {}
+
+    def cached(term):
+        text = memo.get(term)
+        if text is None:
+            text = memo[term] = write(term)
+        return text
+    return cached
 
 
 def boolean(answer: ox.QueryBoolean, fmt: str) -> bytes:
@@ -65,12 +80,31 @@ def _json_term(term) -> dict:
     return out
 
 
-def write_json(names: list[str], table: list[list], truncated: bool) -> str:
-    bindings = [{n: _json_term(t) for n, t in zip(names, row) if t is not None} for row in table]
-    doc = {"head": {"vars": names}, "results": {"bindings": bindings}}
-    if truncated:
-        doc["truncated"] = True
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _json_text(term) -> str:
+    if isinstance(term, ox.NamedNode):
+        return '{"type":"uri","value":' + _encode(term.value) + "}"
+    if isinstance(term, ox.Literal):
+        value = '{"type":"literal","value":' + _encode(term.value)
+        if term.language:
+            return value + ',"xml:lang":' + _encode(term.language) + "}"
+        if term.datatype.value != XSD_STRING:
+            return value + ',"datatype":' + _encode(term.datatype.value) + "}"
+        return value + "}"
+    return _encode(_json_term(term))
+
+
+def write_json(names: list[str], table: Iterable[Iterable], truncated: bool) -> str:
+    """SPARQL 1.1 Query Results JSON, written as text: each distinct term is encoded once."""
+    term = _cached(_json_text)
+    keys = [_encode(n) + ":" for n in names]
+    bindings = ",".join(
+        "{" + ",".join(k + term(t) for k, t in zip(keys, row) if t is not None) + "}"
+        for row in table)
+    tail = ',"truncated":true}' if truncated else "}"
+    return '{"head":{"vars":' + _encode(names) + '},"results":{"bindings":[' + bindings + "]}" + tail
 
 
 def _xml_term(term) -> str:
@@ -89,13 +123,14 @@ def _xml_term(term) -> str:
     return f"<literal>{escape(term.value)}</literal>"
 
 
-def write_xml(names: list[str], table: list[list], truncated: bool) -> str:
+def write_xml(names: list[str], table: Iterable[Iterable], truncated: bool) -> str:
     out = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">',
            "<head>" + "".join(f"<variable name={quoteattr(n)}/>" for n in names) + "</head>",
            "<results>"]
+    term = _cached(_xml_term)
+    opens = [f"<binding name={quoteattr(n)}>" for n in names]
     for row in table:
-        cells = "".join(f"<binding name={quoteattr(n)}>{_xml_term(t)}</binding>"
-                        for n, t in zip(names, row) if t is not None)
+        cells = "".join(o + term(t) + "</binding>" for o, t in zip(opens, row) if t is not None)
         out.append(f"<result>{cells}</result>")
     out.append("</results></sparql>\n")
     if truncated:
@@ -113,7 +148,7 @@ def _csv_value(term) -> str:
     return term.value
 
 
-def write_csv(names: list[str], table: list[list], truncated: bool) -> str:
+def write_csv(names: list[str], table: Iterable[Iterable], truncated: bool) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(names)
@@ -127,9 +162,10 @@ def _tsv_value(term) -> str:
     return str(term).replace("\t", "\\t")
 
 
-def write_tsv(names: list[str], table: list[list], truncated: bool) -> str:
+def write_tsv(names: list[str], table: Iterable[Iterable], truncated: bool) -> str:
+    term = _cached(_tsv_value)
     lines = ["\t".join("?" + n for n in names)]
-    lines += ["\t".join(_tsv_value(t) for t in row) for row in table]
+    lines += ["\t".join("" if t is None else term(t) for t in row) for row in table]
     return "\n".join(lines) + "\n"
 
 
