@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -119,11 +121,23 @@ def _context(store: ox.Store, job: dict) -> dict:
     return _CONTEXTS[key]
 
 
+def humanise(iri: str) -> str:
+    """A readable name made from an IRI's local name: ``org#memberOf`` → "member of"."""
+    local = re.split(r"[#/:]", iri.rstrip("/#"))[-1] or iri
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", local).replace("_", " ").replace("-", " ")
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words.split()) or iri
+
+
 class _Labels:
     """rdfs:label lookups (English first) with a cache, for every term a page shows."""
 
     def __init__(self, store: ox.Store):
         self.store, self.cache = store, {}
+
+    def name(self, term) -> str:
+        """The label, else a humanised local name (for properties and classes: never a prefixed
+        name such as ``org:member``)."""
+        return self.of(term) or humanise(term.value)
 
     def of(self, term) -> str | None:
         if not isinstance(term, ox.NamedNode):
@@ -137,9 +151,12 @@ class _Labels:
         return self.cache[term.value]
 
 
-def term_dict(term, labels: _Labels) -> dict:
+def term_dict(term, labels: _Labels, readable: bool = False) -> dict:
+    """A term for the templates; ``readable``: an IRI without a label gets a humanised name
+    (properties, classes, statuses)."""
     if isinstance(term, ox.NamedNode):
-        return {"kind": "iri", "value": term.value, "label": labels.of(term), "nt": str(term)}
+        label = labels.name(term) if readable else labels.of(term)
+        return {"kind": "iri", "value": term.value, "label": label, "nt": str(term)}
     if isinstance(term, ox.Literal):
         datatype = term.datatype.value if term.datatype else None
         return {"kind": "literal", "value": term.value, "lang": term.language,
@@ -164,7 +181,7 @@ def sources_of(store: ox.Store, fact, labels: _Labels) -> dict:
         footnotes.append({"iri": note.value, "number": number[0].value if number else None,
                           "urls": urls, "document": labels.of(documents_of_note[0])
                           if documents_of_note else None})
-    return {"status": term_dict(status[0], labels) if status else None,
+    return {"status": term_dict(status[0], labels, True) if status else None,
             "documents": documents, "footnotes": footnotes}
 
 
@@ -194,7 +211,7 @@ def _explainer(job: dict):
 
 def _status_of_inferred(explainer, labels: _Labels, quad: ox.Quad) -> dict | None:
     iri = explainer and explainer.status(str(quad.subject), str(quad.predicate), str(quad.object))
-    return term_dict(ox.NamedNode(iri), labels) if iri else None
+    return term_dict(ox.NamedNode(iri), labels, True) if iri else None
 
 
 def _model(store, node, quads, labels: _Labels, explainer) -> dict:
@@ -209,7 +226,7 @@ def _model(store, node, quads, labels: _Labels, explainer) -> dict:
     is_fact: dict = {}      # subject → whether it is a fact node (carries an asserted status)
     for quad in quads:
         graph = GRAPH_NAMES.get(quad.graph_name, "other")
-        row = {"predicate": term_dict(quad.predicate, labels), "graph": graph}
+        row = {"predicate": term_dict(quad.predicate, labels, True), "graph": graph}
         if graph == "inferred":
             row["status"] = _status_of_inferred(explainer, labels, quad)
             row["why"] = {"s": str(quad.subject), "p": str(quad.predicate), "o": str(quad.object)}
@@ -236,13 +253,17 @@ def _model(store, node, quads, labels: _Labels, explainer) -> dict:
                                  r["subject"]["label"] or r["subject"]["value"]))
     facts.sort(key=lambda f: (-(f["year"] or 0), f["label"] or f["iri"]))
     wikidata = [t.value for t in _objects(store, node, EXACT_MATCH) if t.value.startswith(WIKIDATA)]
+    inferred_rows = ([dict(r, direction="out") for r in statements if r["graph"] == "inferred"]
+                     + [dict(r, direction="in") for r in incoming if r["graph"] == "inferred"])
+    groups = fact_groups(facts)
     return {
         "iri": node.value,
         "label": _preferred(names),
         "labels": [term_dict(n, labels) for n in names],
         "alt_labels": sorted(set(alt)),
-        "types": [term_dict(t, labels) for t in sorted(asserted_types, key=str)],
-        "inferred_types": [term_dict(t, labels) for t in sorted(inferred_types, key=str)],
+        "types": [term_dict(t, labels, True) for t in sorted(asserted_types, key=str)],
+        "inferred_types": _distinct_labels([term_dict(t, labels, True)
+                                            for t in sorted(inferred_types, key=str)]),
         "comments": [lit.value for lit in _objects(store, node, COMMENT, (ASSERTED, ONTOLOGY))],
         "definitions": [lit.value for lit in _objects(store, node, DEFINITION, (ASSERTED, ONTOLOGY))],
         "wikidata": wikidata,
@@ -252,6 +273,15 @@ def _model(store, node, quads, labels: _Labels, explainer) -> dict:
         "statements": statements,
         "facts": facts,
         "incoming": incoming,
+        # the summary: facts grouped by kind and role, counts, inferred rows by property, ties
+        "groups": groups,
+        "counts": _counts(facts),
+        "other_statements": [r for r in statements if r["graph"] != "inferred"],
+        "other_incoming": [r for r in incoming if r["graph"] != "inferred"],
+        "inferred_groups": inferred_groups(inferred_rows),
+        "inferred_count": len(inferred_rows),
+        "related": _related(facts, statements, incoming),
+        "ties": ties(node.value, groups, inferred_rows),
     }
 
 
@@ -269,19 +299,222 @@ def _fact(store, fact, focus, labels: _Labels) -> dict:
     roles, others = [], []
     for quad in store.quads_for_pattern(fact, None, None, ASSERTED):
         if quad.object == focus:                 # also "stated in", on a document's page
-            roles.append(term_dict(quad.predicate, labels))
+            roles.append(term_dict(quad.predicate, labels, True))
         elif quad.predicate in HEADER_PROPERTIES or quad.predicate in SOURCE_PROPERTIES:
             continue
         elif isinstance(quad.object, ox.NamedNode) and quad.predicate not in YEARS:
-            others.append({"predicate": term_dict(quad.predicate, labels),
+            others.append({"predicate": term_dict(quad.predicate, labels, True),
                            "object": term_dict(quad.object, labels)})
     years = {p.value.rsplit("#", 1)[1]: int(o.value) for p in YEARS
              for o in _objects(store, fact, p) if o.value.lstrip("-").isdigit()}
-    types = [term_dict(t, labels) for t in _objects(store, fact, RDF_TYPE)]
+    types = sorted((term_dict(t, labels, True) for t in _objects(store, fact, RDF_TYPE)),
+                   key=lambda t: t["label"])
     return {"iri": fact.value, "label": labels.of(fact), "types": types, "roles": roles,
             "others": others, "years": years,
             "year": years.get("year") or years.get("startYear") or years.get("endYear"),
             **sources_of(store, fact, labels)}
+
+
+# --------------------------------------------------------------------- the page's summary
+
+#: the groups of a resource page: the resource's role in a fact (its property's local name) →
+#: the group's heading, in the order shown; a role not listed gets "<kind> (as <role>)"
+ROLE_GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    ("Supplies", ("supplier", "assistanceProvider", "trainer")),
+    ("Acquires and receives", ("recipient", "assistanceRecipient", "trainee", "user",
+                               "operator", "beneficiary")),
+    ("Partnerships", ("firstPartner", "secondPartner", "coProducer")),
+    ("Agreements signed", ("signatory",)),
+    ("Memberships", ("member", "axisMember", "participant", "exerciseParticipant")),
+    ("Members", ("organization",)),
+    ("Rivalries and tensions", ("firstRival", "secondRival", "firstSide", "secondSide",
+                                "belligerent", "usedAgainst")),
+    ("Support given", ("supporter",)),
+    ("Support received", ("supportedParty",)),
+    ("Production", ("producingState", "producer", "productionPlace")),
+    ("Home state of these companies", ("attributedState",)),
+    ("Home state", ("attributedCompany",)),
+    ("The system concerned", ("transferredSystem", "producedSystem", "usedSystem",
+                              "concernsSystem", "introducedSystem", "acquiredSystem")),
+    ("The issue or conflict at stake", ("onIssue", "inConflict", "conflict", "followsConflict")),
+    ("The event", ("atEvent", "signedDuring")),
+    ("Intentions", ("interestedParty",)),
+    ("Offices", ("officeOf", "officeHolder")),
+    ("Statements about it", ("assessedEntity", "measuredEntity", "statusHolder",
+                             "renamedEntity", "independentState", "nuclearStatus")),
+    ("Statements it makes or voices", ("claimedBy", "denier", "launchedBy", "targetSetBy",
+                                       "deniedBy")),
+    ("Mentioned in statements about others", ("relatedEntity", "referenceEntity",
+                                              "surpassedEntity", "targetAddressee")),
+    ("Stated in this document", ("statedIn",)),
+    ("Citing this footnote", ("citation",)),
+]
+GROUP_OF = {role: (order, title) for order, (title, roles) in enumerate(ROLE_GROUPS)
+            for role in roles}
+
+
+def _local(iri: str) -> str:
+    return re.split(r"[#/]", iri)[-1]
+
+
+def fact_groups(facts: list[dict]) -> list[dict]:
+    """The facts by the resource's role in them (see :data:`ROLE_GROUPS`), each fact in one group
+    (its first role in that order), groups in that order, facts newest first as given."""
+    groups: dict[str, dict] = {}
+    for fact in facts:
+        placed = []
+        for role in fact["roles"]:
+            order, title = GROUP_OF.get(_local(role["value"]), (None, None))
+            if title is None:
+                kind = fact["types"][0]["label"] if fact["types"] else "fact"
+                order, title = len(ROLE_GROUPS), f"{kind[:1].upper()}{kind[1:]} (as {role['label']})"
+            placed.append((order, title, role))
+        order, title, role = min(placed, key=lambda p: (p[0], p[1])) if placed else (
+            len(ROLE_GROUPS) + 1, "Other facts", None)
+        group = groups.setdefault(title, {"title": title, "order": order, "facts": [],
+                                          "roles": {}, "key": _slug(title)})
+        group["facts"].append(fact)
+        for _, _, r in placed:
+            group["roles"].setdefault(r["label"], 0)
+            group["roles"][r["label"]] += 1
+    ordered = sorted(groups.values(), key=lambda g: (g["order"], g["title"]))
+    for group in ordered:
+        group["count"] = len(group["facts"])
+        group["kinds"] = Counter(f["types"][0]["label"] if f["types"] else "fact"
+                                 for f in group["facts"]).most_common()
+        group["roles"] = sorted(group["roles"])
+    return ordered
+
+
+def _prefix(iri: str) -> str:
+    """The project's prefix of an IRI's namespace ("org", "tdkg"), else its host."""
+    for prefix, base in sorted(ns.PREFIXES.items(), key=lambda kv: -len(kv[1])):
+        if iri.startswith(base):
+            return prefix or "tdkg"
+    return iri.split("/")[2] if iri.count("/") >= 2 else iri
+
+
+def _distinct_labels(terms: list[dict]) -> list[dict]:
+    """Terms whose labels clash get their vocabulary's prefix: "agent (prov)", "agent (tdkg)"."""
+    seen = Counter(t["label"] for t in terms)
+    return [dict(t, label=f"{t['label']} ({_prefix(t['value'])})") if seen[t["label"]] > 1 else t
+            for t in terms]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+STATUS_ORDER = ("reported", "claimed", "implied", "curatorKnowledge", "speculative",
+                "officiallyDenied")
+
+
+def _counts(facts: list[dict]) -> dict:
+    """The facts by kind (their first type) and by epistemic status, largest first."""
+    kinds = Counter(f["types"][0]["label"] if f["types"] else "fact" for f in facts)
+    statuses: dict[str, dict] = {}
+    for fact in facts:
+        if fact["status"]:
+            entry = statuses.setdefault(fact["status"]["value"],
+                                        {"status": fact["status"], "count": 0})
+            entry["count"] += 1
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    return {"kinds": kinds.most_common(),
+            "statuses": sorted(statuses.values(),
+                               key=lambda e: rank.get(_local(e["status"]["value"]), 99))}
+
+
+def inferred_groups(rows: list[dict]) -> list[dict]:
+    """The inferred triples about the resource by property and direction (``out``: the resource
+    is their subject), largest groups first."""
+    groups: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["predicate"]["value"], row["direction"])
+        group = groups.setdefault(key, {"predicate": row["predicate"], "direction": row["direction"],
+                                        "rows": [], "key": "inferred-" + _slug(
+                                            row["predicate"]["label"] + "-" + row["direction"])})
+        group["rows"].append(row)
+    labels = Counter((g["predicate"]["label"], g["direction"]) for g in groups.values())
+    for number, group in enumerate(groups.values()):
+        group["key"] += f"-{number}"
+        prop = group["predicate"]
+        group["name"] = prop["label"] if labels[prop["label"], group["direction"]] < 2 else \
+            f"{prop['label']} ({_prefix(prop['value'])})"      # two properties, one label
+        other = "object" if group["direction"] == "out" else "subject"
+        group["rows"].sort(key=lambda r: (r[other].get("label") or r[other]["value"]).lower())
+        group["count"] = len(group["rows"])
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["predicate"]["label"]))
+
+
+def _related(facts: list[dict], statements: list[dict], incoming: list[dict]) -> dict:
+    """Home state(s) of a company and maker(s) of a system, where the data says so."""
+    home, makers = {}, {}
+    for fact in facts:
+        roles = {_local(r["value"]) for r in fact["roles"]}
+        for other in fact["others"]:
+            prop = _local(other["predicate"]["value"])
+            if "attributedCompany" in roles and prop == "attributedState":
+                home.setdefault(other["object"]["value"], other["object"])
+            if roles & {"producedSystem"} and prop in ("producer", "producingState"):
+                makers.setdefault(other["object"]["value"], other["object"])
+    for row in statements:
+        if _local(row["predicate"]["value"]) in ("homeState", "countryOfOrigin") \
+                and row["object"]["kind"] == "iri":
+            target = home if _local(row["predicate"]["value"]) == "homeState" else makers
+            target.setdefault(row["object"]["value"], row["object"])
+    return {"home_states": list(home.values()), "makers": list(makers.values())}
+
+
+#: groups whose other participants are not ties of the resource (what a statement mentions)
+NOT_TIES = {"Statements about it", "Mentioned in statements about others",
+            "Statements it makes or voices", "Stated in this document", "Citing this footnote"}
+#: a fact's roles that name who voices it, not a party to it
+VOICES = {"claimedBy", "deniedBy", "denier"}
+#: the most actors the page's small network draws (those sharing the most facts first)
+MAX_TIES = 30
+
+
+def ties(focus: str, groups: list[dict], inferred_rows: list[dict]) -> dict:
+    """The resource's direct ties: the other participants of its facts (by group) and the ends
+    of its inferred relations, as nodes and edges for the page's small network and its list."""
+    peers: dict[str, dict] = {}
+
+    def peer(term: dict) -> dict:
+        return peers.setdefault(term["value"], {"id": term["value"], "label": term.get("label")
+                                                or humanise(term["value"]), "links": {},
+                                                "facts": 0, "inferred": {}})
+
+    facts = {fact["iri"] for group in groups for fact in group["facts"]}
+    for group in groups:
+        if group["title"] in NOT_TIES:
+            continue
+        for fact in group["facts"]:
+            seen = set()
+            for other in fact["others"]:
+                target = other["object"]
+                if _local(other["predicate"]["value"]) in VOICES:
+                    continue
+                if target["kind"] != "iri" or target["value"] == focus \
+                        or target["value"] in seen or "/id/" not in target["value"]:
+                    continue
+                seen.add(target["value"])
+                entry = peer(target)
+                entry["facts"] += 1
+                entry["links"][group["title"]] = entry["links"].get(group["title"], 0) + 1
+    for row in inferred_rows:
+        other = row["object"] if row["direction"] == "out" else row["subject"]
+        if other["kind"] != "iri" or "/id/inferred/" in other["value"] or other["value"] in facts \
+                or "/id/" not in other["value"] or other["value"] == focus:
+            continue
+        entry = peer(other)
+        name = row["predicate"]["label"]
+        entry["inferred"][name] = entry["inferred"].get(name, 0) + 1
+    ranked = sorted(peers.values(), key=lambda p: (-(p["facts"] + len(p["inferred"])),
+                                                   p["label"].lower()))
+    for entry in ranked:
+        entry["links"] = sorted(entry["links"].items(), key=lambda kv: -kv[1])
+        entry["inferred"] = sorted(entry["inferred"].items())
+    return {"peers": ranked, "drawn": ranked[:MAX_TIES], "total": len(ranked)}
 
 
 OWL_ONTOLOGY = ox.NamedNode("http://www.w3.org/2002/07/owl#Ontology")

@@ -16,17 +16,23 @@ def test_from_a_state_to_an_agreement_to_its_source(live_server, page, offsite_r
     assert "Turkey" in page.locator(".altnames").inner_text()
     assert page.locator("a.wikidata-link").get_attribute("href") == \
         "http://www.wikidata.org/entity/Q43"
-    inferred = page.locator("section.statements tr.inferred")
+    inferred = page.locator("section.inferred-facts li.inferred-row")
     assert inferred.count() > 0 and inferred.first.locator("a.why").count() == 1
     screenshot("state")
 
     # on to an agreement Türkiye is party to
-    deal = page.locator("table.facts a.fact", has_text="Akıncı drone deal")
+    # its facts are in closed groups: open the one that holds the deal (and its "show all")
+    deal = page.locator("section.facts a.fact", has_text="Akıncı drone deal")
     assert deal.count() == 1
+    inside = page.locator("a.fact", has_text="Akıncı drone deal")
+    page.locator("section.facts details.group", has=inside).locator("> summary").click()
+    more = page.locator("section.facts details.more", has=inside)
+    if more.count():
+        more.locator("> summary").click()
     with page.expect_navigation():
         deal.click()
     assert page.url.endswith("/page/id/saudi-akinci-deal-2023")
-    assert "arms deal" in page.locator("p.types").inner_text()
+    assert "arms deal" in page.locator(".types").first.inner_text()
     source = page.locator("section.own-source")
     assert source.locator(".status").inner_text() == "reported"
     screenshot("agreement")

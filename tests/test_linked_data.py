@@ -176,9 +176,11 @@ def test_a_state_page_shows_names_types_facts_sources_and_wikidata(live_server):
         GRAPH <https://w3id.org/tdkg/graph/asserted> { ?f ?role tdi:turkiye ;
               tdkg:status ?status ; tdkg:statedIn ?doc } }""")
     assert len(facts) > 50
-    rows = re.findall(r'<tr>\s*<td><a class="fact" href="([^"]+)">.*?</tr>', text, re.S)
+    rows = re.findall(r'<li class="fact-row"[^>]*>\s*<div class="fact-head">.*?'
+                      r'<a class="fact" href="([^"]+)">.*?</li>', text, re.S)
     assert sorted(set(rows)) == sorted({"/" + f["f"][len(BASE):] for f in facts})
-    deal = re.search(r'<a class="fact" href="/id/saudi-akinci-deal-2023">.*?</tr>', text, re.S)
+    deal = re.search(r'<li class="fact-row"[^>]*>(?:(?!</li>).)*?'
+                     r'<a class="fact" href="/id/saudi-akinci-deal-2023">.*?</li>', text, re.S)
     assert deal, "the Saudi Akıncı deal is missing from Türkiye's facts"
     assert "status-reported" in deal.group(0)
     assert 'href="/source/doc-000"' in deal.group(0)
@@ -189,8 +191,10 @@ def test_a_state_page_shows_names_types_facts_sources_and_wikidata(live_server):
 
 def test_inferred_facts_are_marked_and_link_to_their_explanation(live_server):
     text = page_of(live_server, "/id/turkiye")
-    row = re.search(r'<tr class="inferred"><td><a href="/ontology#partnerOf"[^>]*>[^<]*</a></td>'
-                    r'<td><a href="/id/pakistan".*?</tr>', text, re.S)
+    group = re.search(r'<details class="group inferred-group"[^>]*>(?:(?!<details class="group).)*?'
+                      r'<a class="property" href="/ontology#partnerOf"[^>]*>.*?</details>', text, re.S)
+    assert group, "Türkiye's inferred partnerships have no group"
+    row = re.search(r'<li class="inferred-row"><a href="/id/pakistan".*?</li>', group.group(0), re.S)
     assert row, "Türkiye's inferred partnership with Pakistan is not shown as inferred"
     assert "badge-inferred" in row.group(0)
     why = html.unescape(re.search(r'<a class="why" href="([^"]+)"', row.group(0)).group(1))
@@ -199,7 +203,7 @@ def test_inferred_facts_are_marked_and_link_to_their_explanation(live_server):
     assert 'href="/source/doc-003"' in explanation.text           # down to the source document
     as_json = requests.get(live_server.url + why, headers={"Accept": "application/json"}, timeout=30)
     assert as_json.json()["explanation"]["origin"] == "inferred"
-    asserted_rows = re.findall(r'<tr class="asserted">', text)
+    asserted_rows = re.findall(r'<tr class="asserted', text)
     assert asserted_rows, "asserted statements should be shown too"
 
 
@@ -219,8 +223,16 @@ def test_a_footnote_page_links_the_cited_url(live_server):
 
 
 def test_pages_work_without_javascript(live_server):
+    """Resource pages hold everything in their HTML (groups are <details>); their only scripts
+    are our own files, which draw the ties and add buttons (tests/test_resource_page.py reads
+    the page with JavaScript off)."""
     for path in ("/id/turkiye", "/id/saudi-akinci-deal-2023", "/source/doc-000"):
-        assert "<script" not in page_of(live_server, path)
+        text = page_of(live_server, path)
+        scripts = re.findall(r"<script\b[^>]*>", text)
+        assert all('src="/static/resource.js"' in t or 'src="/vendor/vis-network/' in t
+                   or 'type="application/json"' in t for t in scripts), scripts
+        assert "<noscript" not in text
+    assert 'class="fact-row"' in page_of(live_server, "/id/turkiye")
     # the query page is YASGUI, a script; without it, it points to the endpoint and the examples
     noscript = re.search(r"<noscript>(.*?)</noscript>", page_of(live_server, "/"), re.S)
     assert noscript and 'href="/sparql"' in noscript.group(1) \
