@@ -12,8 +12,9 @@ pipe is broken when the job is sent) is replaced and the job goes to a fresh one
 dies while answering (a crash, the memory ceiling) is replaced and the request gets a typed
 error; a failed start is an error for that request only and is retried for the next.
 
-A spare worker is started in the background whenever none is idle and the pool has room, so a
-request rarely waits for a start (which counts against its deadline).
+A spare worker is started in the background whenever a request takes the last idle one and the
+pool has room, so a request rarely waits for a start (which counts against its deadline); an
+idle server holds one worker per pool (memory: about 40 MB each).
 
 Slow queries cannot starve the rest: an operation may run past ``short`` seconds only while it
 holds one of ``long_slots`` slots (fewer than the workers), so at least one worker always turns
@@ -284,8 +285,18 @@ class Pool:
                 self._long.release()
 
     def warm(self) -> dict:
-        """Start one worker now so the first request does not pay for it; its confinement."""
-        worker = self._acquire(time.monotonic() + START_TIMEOUT)
+        """Start one worker now so the first request does not pay for it; its confinement. No
+        spare is started with it: an idle server keeps one worker per pool, and the first
+        request that takes it starts the spare in the background."""
+        deadline = time.monotonic() + START_TIMEOUT
+        worker = self._take(deadline)
+        if worker is None:
+            try:
+                worker = Worker(self.spec, deadline)
+            except BaseException:
+                self._forget()
+                raise
+            self.confinement = worker.status
         status = worker.status
         self._release(worker)
         return status

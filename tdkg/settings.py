@@ -24,7 +24,7 @@ class Settings:
     max_depth: int = 128
     service_allowlist: tuple[str, ...] = ()
     update_token: str | None = None
-    workers: int = 2
+    workers: int = 1
     threads: int = 8
     query_workers: int = 3
     short_query: float = 2.0
@@ -85,7 +85,9 @@ FIELDS: dict[str, tuple[str, type]] = {
     "max_depth": ("deepest nesting of brackets in a query (400 above it)", int),
     "service_allowlist": ("comma-separated endpoint IRIs that SERVICE may call (empty: none)", str),
     "update_token": ("bearer token that enables SPARQL Update (unset: read-only)", str),
-    "workers": ("HTTP worker processes", int),
+    "workers": ("HTTP worker processes, each with its own query workers and answer cache (one "
+                "is enough on 2 cores, where the query workers do the work; each more serves "
+                "cached answers faster for about 80 MB)", int),
     "threads": ("threads per worker process", int),
     "query_workers": ("query worker processes per HTTP worker; all but one may run long queries",
                       int),
