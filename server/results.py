@@ -5,7 +5,8 @@ the cap must stop the iteration part-way, which pyoxigraph's own serializer cann
 booleans and RDF graphs to pyoxigraph's serializers. The writers build text, not objects, and
 write each distinct term of an answer once (answers repeat terms row after row); the JSON writer
 takes about 1.2 times as long as pyoxigraph's own serializer, where building dicts for
-``json.dumps`` took 2.5 times as long (``bench/serialize.py``).
+``json.dumps`` took 2.5 times as long (measured in process on the 8,452 rows of the seed
+store's default graph).
 """
 from __future__ import annotations
 
