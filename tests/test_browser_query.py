@@ -6,7 +6,8 @@ fetched from anywhere but 127.0.0.1.
 Expectations come from the endpoint itself (``live_server.select``), never hard-coded rows."""
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlencode, urlsplit
+import re
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 import pytest
 import requests
@@ -81,7 +82,8 @@ def test_example_with_and_without_inferred_facts(live_server, page, offsite_requ
     page.select_option("#examples", EXAMPLE)
     assert page.locator("#example-description .example-summary").inner_text() == ex["summary"]
     assert page.locator("#example-description .example-text").inner_text() == ex["description"]
-    assert editor_query(page) == ex["query"]
+    assert editor_query(page) == ex["shortQuery"]
+    assert not editor_query(page).lstrip().upper().startswith("PREFIX")
     assert page.locator(".tabPanel.active").count() == 1
 
     # with the reasoner's conclusions (the default): the rows /sparql gives
@@ -89,7 +91,7 @@ def test_example_with_and_without_inferred_facts(live_server, page, offsite_requ
     assert run_query(page) == len(with_inference)
     assert sorted(column_hrefs(page, 0)) == sorted(local(r["partner"]) for r in with_inference)
     assert "inference" not in parse_qs(urlsplit(page.url).query)
-    assert parse_qs(urlsplit(page.url).query)["query"] == [ex["query"]]
+    assert parse_qs(urlsplit(page.url).query)["query"] == [ex["shortQuery"]]
     screenshot("with-inference")
 
     # without them: the count drops to what /sparql?inference=false gives
@@ -108,7 +110,7 @@ def test_example_with_and_without_inferred_facts(live_server, page, offsite_requ
         href = links.nth(i).get_attribute("href")
         params = parse_qs(urlsplit(href).query)
         fmt = params["format"][0]
-        assert params["query"] == [ex["query"]] and params["inference"] == ["false"]
+        assert params["query"] == [ex["shortQuery"]] and params["inference"] == ["false"]
         answer = requests.get(live_server.url + href, timeout=30)
         assert answer.status_code == 200
         assert answer.headers["Content-Type"].split(";")[0] == expected.pop(fmt)
@@ -123,9 +125,12 @@ def test_example_with_and_without_inferred_facts(live_server, page, offsite_requ
     link = page.locator(ROWS).first.locator("td").nth(1).locator("a")
     assert link.get_attribute("href") == local(first["partner"])
     assert link.get_attribute("target") is None
-    # an IRI of someone else's keeps YASR's link, opening in a new tab
+    # the raw view: an IRI of someone else's (a datatype) keeps YASR's link, in a new tab
+    page.locator(".tabPanel.active .raw-switch input").check()
     datatype = page.locator(ROWS).first.locator("a[href^='http://www.w3.org/2001/XMLSchema#']")
     assert datatype.count() >= 1 and datatype.first.get_attribute("target") == "_blank"
+    page.locator(".tabPanel.active .raw-switch input").uncheck()
+    link = page.locator(ROWS).first.locator("td").nth(1).locator("a")
     with page.expect_navigation():
         link.click()
     assert page.url == f"{live_server.url}/page{local(first['partner'])}"
@@ -135,7 +140,7 @@ def test_example_with_and_without_inferred_facts(live_server, page, offsite_requ
     # and back: YASGUI kept the tab and its answer
     page.go_back()
     page.wait_for_selector("html[data-query-ready=true]")
-    assert editor_query(page) == ex["query"]
+    assert editor_query(page) == ex["shortQuery"]
     assert offsite_requests == []
 
 
@@ -147,7 +152,8 @@ def test_share_link_opens_the_same_query_and_runs_it(live_server, browser, page,
     page.select_option("#examples", EXAMPLE)
     page.locator("#inference").uncheck()
     share = page.locator("#share-link").get_attribute("href")
-    assert parse_qs(urlsplit(share).query) == {"query": [ex["query"]], "inference": ["false"]}
+    assert parse_qs(urlsplit(share).query) == {"query": [ex["shortQuery"]],
+                                               "inference": ["false"]}
 
     # "Copy link" hands the full address to the clipboard (recorded here: the system clipboard
     # of a headless browser depends on window focus)
@@ -176,7 +182,7 @@ def test_share_link_opens_the_same_query_and_runs_it(live_server, browser, page,
         fresh.goto(live_server.url + share)
         rows = wait_for_answer(fresh, 0)
         assert rows == len(without)
-        assert editor_query(fresh) == ex["query"]
+        assert editor_query(fresh) == ex["shortQuery"]
         assert not fresh.locator("#inference").is_checked()
         # a fresh page shows the shared query in its one tab, named and described as the example
         assert fresh.locator(".yasgui .tabsList .tab").count() == 1
@@ -213,16 +219,44 @@ def test_editor_completes_from_this_server_only(live_server, page, offsite_reque
     assert "tdkg: <https://w3id.org/tdkg/ontology#>" in complete("PREFIX td")
     assert "tdkg:State" in complete("PREFIX tdkg: <https://w3id.org/tdkg/ontology#>\n"
                                     "SELECT * WHERE { ?x a tdkg:Sta")
+    # the predeclared prefixes complete without PREFIX lines, and are no syntax error
+    assert "tdkg:State" in complete("SELECT * WHERE { ?x a tdkg:Sta")
     assert "rdfs:label" in complete("SELECT * WHERE { ?x rdfs:lab")
-    assert editor_query(page).startswith("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>")
+    assert editor_query(page) == "SELECT * WHERE { ?x rdfs:lab"
+    assert page.locator(".tabPanel.active .CodeMirror .parseErrorIcon").count() == 0
+    assert offsite_requests == []
+
+
+def test_add_prefix_lines_makes_the_query_portable(live_server, page, offsite_requests):
+    """"Add PREFIX lines" writes out the predeclared prefixes the query uses (and only those),
+    after its leading comments; the answer stays the same."""
+    ex = example(live_server, "states-in-the-most-facts")
+    open_page(page, live_server.url + "/")
+    page.select_option("#examples", ex["name"])
+    short = editor_query(page)
+    page.locator("#add-prefixes").click()
+    full = editor_query(page)
+    declared = [line for line in full.splitlines() if line.startswith("PREFIX ")]
+    used = {p for p in PREFIXES if f"{p}:" in short}
+    assert {line.split()[1].rstrip(":") for line in declared} == used
+    for line in declared:
+        prefix = line.split()[1].rstrip(":")
+        assert line == f"PREFIX {prefix}: <{PREFIXES[prefix]}>"
+    assert full.endswith(short)
+    assert "Added" in page.locator("#query-status").inner_text()
+    # a second click adds nothing
+    page.locator("#add-prefixes").click()
+    assert editor_query(page) == full
+    # the portable query gives the same answer (here and so in any SPARQL client)
+    assert live_server.select(full) == live_server.select(short)
     assert offsite_requests == []
 
 
 def test_default_query_and_every_example_load(live_server, page, offsite_requests):
     open_page(page, live_server.url + "/")
     query = editor_query(page)
-    for prefix, iri in PREFIXES.items():
-        assert f"PREFIX {prefix}: <{iri}>" in query
+    assert not re.search(r"^\s*PREFIX\s", query, re.M | re.I)
+    assert query.lstrip().startswith("#")
     assert run_query(page) == len(live_server.select(query)) > 0
 
     listed = requests.get(live_server.url + "/queries.json", timeout=30).json()["examples"]
@@ -231,7 +265,7 @@ def test_default_query_and_every_example_load(live_server, page, offsite_request
     assert options == [ex["name"] for ex in listed]
     for ex in listed:
         page.select_option("#examples", ex["name"])
-        assert editor_query(page) == ex["query"]
+        assert editor_query(page) == ex["shortQuery"]
         assert page.locator("#example-description .example-summary").inner_text() == \
             ex["summary"]
     assert offsite_requests == []
@@ -245,11 +279,13 @@ def test_a_long_query_goes_by_post_and_its_link_by_fragment(live_server, browser
     ex = example(live_server, "register")
     expected = live_server.select(ex["query"])
     methods = []
-    page.on("request", lambda r: methods.append(r.method) if "/sparql" in r.url else None)
+    # the query's own requests (not the page's one request for labels, which asks for ?rank)
+    page.on("request", lambda r: methods.append(r.method)
+            if "/sparql" in r.url and "?rank" not in unquote_plus(r.post_data or r.url) else None)
     open_page(page, live_server.url + "/")
     page.select_option("#examples", "register")
     assert run_query(page) == len(expected) > 0
-    assert methods[-1] == "POST"
+    assert methods and methods[-1] == "POST"
     share = page.locator("#share-link").get_attribute("href")
     assert share.startswith("/#query=") and page.url == live_server.url + share
     assert page.locator("#downloads a").first.get_attribute("data-post") == "true"
@@ -257,6 +293,105 @@ def test_a_long_query_goes_by_post_and_its_link_by_fragment(live_server, browser
     fresh = page.context.new_page()     # same storage: the tab is found again, not duplicated
     fresh.goto(live_server.url + share)
     assert wait_for_answer(fresh, 0) == len(expected)
-    assert editor_query(fresh) == ex["query"]
+    assert editor_query(fresh) == ex["shortQuery"]
     assert fresh.locator(".yasgui .tabsList .tab").count() == 1
+    assert offsite_requests == []
+
+
+def cell_texts(page, column: int) -> list[str]:
+    """The text shown in one result column (0 is the first variable)."""
+    return page.locator(ROWS).evaluate_all(
+        "(rows, column) => rows.map(r => r.querySelectorAll('td')[column].innerText.trim())",
+        column + 1)
+
+
+def english_labels(live_server, iris) -> dict[str, str]:
+    values = " ".join(f"<{iri}>" for iri in set(iris))
+    rows = live_server.select(f"""SELECT ?s ?label WHERE {{ VALUES ?s {{ {values} }}
+        ?s rdfs:label ?label FILTER (lang(?label) = "en" || lang(?label) = "") }}""")
+    return {r["s"]: r["label"] for r in rows}
+
+
+def text_align(page, selector: str) -> list[str]:
+    return page.locator(selector).evaluate_all(
+        "cells => cells.map(c => getComputedStyle(c).textAlign)")
+
+
+def test_results_read_as_labels_and_plain_values_with_raw_rdf_one_click_away(
+        live_server, page, offsite_requests, screenshot):
+    """indirect-partners-through-pakistan answers with a graph IRI (?partner), an English
+    label, another graph IRI (?status) and an integer (?links)."""
+    ex = example(live_server)
+    rows = live_server.select(ex["query"])
+    names = english_labels(live_server, [r["status"] for r in rows])
+    open_page(page, live_server.url + "/")
+    page.select_option("#examples", EXAMPLE)
+    assert run_query(page) == len(rows)
+    switch = page.locator(".tabPanel.active .raw-switch input")
+    assert not switch.is_checked()
+    order = [r["partner"] for r in rows]
+    shown = [local(iri) for iri in order]
+    assert column_hrefs(page, 0) == shown       # rows in the answer's order (no sorting)
+
+    # by default: labels and plain values, no RDF syntax
+    assert cell_texts(page, 0) == [r["partnerLabel"] for r in rows]
+    assert cell_texts(page, 1) == [r["partnerLabel"] for r in rows]
+    assert cell_texts(page, 2) == [names[r["status"]] for r in rows]
+    assert cell_texts(page, 3) == [r["links"] for r in rows]
+    texts = page.locator(ROWS).all_inner_texts()
+    assert not [t for t in texts if '"' in t or "@en" in t or "^^" in t or "tdi:" in t]
+    # numbers right-aligned (cells and heading), text left
+    assert set(text_align(page, f"{ROWS} td:nth-child(5)")) == {"right"}
+    assert text_align(page, ".tabPanel.active .yasr thead th:nth-child(5)") == ["right"]
+    assert set(text_align(page, f"{ROWS} td:nth-child(3)")) <= {"left", "start"}
+    screenshot("readable")
+
+    # one click: the raw RDF terms
+    switch.check()
+    first_cell = "document.querySelector('.tabPanel.active .yasr tbody td:nth-child(2)')"
+    page.wait_for_function(f"() => {first_cell}.innerText.includes('tdi:')")
+    assert cell_texts(page, 0) == ["tdi:" + iri.rsplit("/", 1)[1] for iri in order]
+    assert cell_texts(page, 1) == [f'"{r["partnerLabel"]}"@en' for r in rows]
+    assert cell_texts(page, 3) == [f'"{r["links"]}"^^xsd:integer' for r in rows]
+    assert column_hrefs(page, 0) == shown
+    assert set(text_align(page, f"{ROWS} td:nth-child(5)")) == {"right"}
+    screenshot("raw")
+    # and back
+    switch.uncheck()
+    page.wait_for_function(f"() => !{first_cell}.innerText.includes('tdi:')")
+    assert cell_texts(page, 1) == [r["partnerLabel"] for r in rows]
+    assert offsite_requests == []
+
+
+def test_graph_iris_show_their_labels_fetched_in_one_request(live_server, page,
+                                                             offsite_requests, screenshot):
+    """states-in-the-most-facts answers with bare IRIs and counts: the page asks /sparql once
+    for their labels and shows them, linked to the states' pages, at both window sizes."""
+    ex = example(live_server, "states-in-the-most-facts")
+    rows = live_server.select(ex["query"])
+    names = english_labels(live_server, [r["state"] for r in rows])
+    label_requests = []
+    page.on("request", lambda r: label_requests.append(r.url) if "/sparql" in r.url and
+            "?rank" in unquote_plus(r.post_data or r.url) else None)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    open_page(page, live_server.url + "/")
+    page.select_option("#examples", ex["name"])
+    page.locator(".tabPanel.active .yasr .select_table").click()
+    assert run_query(page) == len(rows)
+    assert len(label_requests) == 1
+    assert cell_texts(page, 0) == [names[r["state"]] for r in rows]
+    assert column_hrefs(page, 0) == [local(r["state"]) for r in rows]
+    assert cell_texts(page, 1) == [r["facts"] for r in rows]
+    assert set(text_align(page, f"{ROWS} td:nth-child(3)")) == {"right"}
+    screenshot("table-1400x900")
+    # the same IRIs again: the labels are known, no new request
+    run_query(page)
+    assert len(label_requests) == 1
+    # on a phone, as a phone opens the page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector("html[data-query-ready=true]")
+    assert run_query(page) == len(rows)
+    assert cell_texts(page, 0) == [names[r["state"]] for r in rows]
+    screenshot("table-390x844")
     assert offsite_requests == []

@@ -295,8 +295,10 @@
 
   const MAX_BARS = 100;
   const YEAR_NAME = /year/i;
-  // numbers that name rather than measure (footnoteNumber, wikidataId): no bars of them
+  // numbers that name or date rather than measure (footnoteNumber, wikidataId, month): no
+  // bars of them
   const IDENTIFIER_NAME = /(?:[a-z0-9](?:Number|Id|ID|Code)|_(?:number|id|code))$/;
+  const DATE_PART_NAME = /(?:^|[a-z0-9_])(?:month|day|hour|minute|second)s?$/i;
   let chartLibrary = null;
 
   function loadChartLibrary() {
@@ -340,7 +342,8 @@
       }
       kinds[v] = bound === 0 ? "empty"
         : gYears === bound || (years === bound && YEAR_NAME.test(v)) ? "year"
-        : numbers === bound && !IDENTIFIER_NAME.test(v) ? "number" : "label";
+        : numbers === bound && !IDENTIFIER_NAME.test(v) && !DATE_PART_NAME.test(v) ? "number"
+        : "label";
     }
     return kinds;
   }
@@ -382,7 +385,7 @@
   }
 
   /** Chart.js configuration, the size of the box and a sentence saying what is drawn. */
-  function barChart(rows, choice, narrow) {
+  function barChart(rows, choice) {
     const points = [];
     let withValue = 0;
     for (const row of rows) {
@@ -399,9 +402,8 @@
       (points.length === 1 ? "" : "s") +
       (withValue > points.length ? ` (the first ${points.length} of ${withValue} rows)` : "") +
       (points.some((p) => p.href) ? "; a bar opens its page" : "") + ".";
-    const labelChars = narrow ? 18 : 40;
     return {
-      points, note, height: Math.max(160, points.length * (narrow ? 22 : 24) + 70),
+      points, note, height: Math.max(160, points.length * 24 + 70),
       config: {
         type: "bar",
         data: { labels: points.map((p) => p.label),
@@ -414,8 +416,10 @@
           scales: {
             x: { beginAtZero: true, position: "top", title: { display: true, text: choice.value },
                  ticks: { precision: 0 } },
-            y: { ticks: { autoSkip: false,
-                          callback(value) { return shorten(this.getLabelForValue(value), labelChars); } } },
+            // labels shortened to what the width allows (a phone gets shorter ones)
+            y: { ticks: { autoSkip: false, callback(value) {
+              return shorten(this.getLabelForValue(value), this.chart.width < 500 ? 18 : 40);
+            } } },
           },
           onClick: (event, elements) => {
             const point = elements.length ? points[elements[0].index] : null;
@@ -497,9 +501,8 @@
       const choice = choices.find((c) => c.key === this.persistent.choice) || choices[0];
       if (!choice) return;
       this.drawControls(choices, choice);
-      const narrow = this.yasr.resultsEl.clientWidth < 600;
       const rows = results.getBindings();
-      const spec = choice.kind === "bars" ? barChart(rows, choice, narrow)
+      const spec = choice.kind === "bars" ? barChart(rows, choice)
                                           : timelineChart(rows, choice);
       const note = document.createElement("p");
       note.className = "chart-note";
