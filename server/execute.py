@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from tdkg.pipeline import derivations
-
-from . import resource, results, sandbox
+from . import results, sandbox
 
 
 def _graph(name: str) -> ox.NamedNode | ox.DefaultGraph:
@@ -56,6 +54,9 @@ def run_update(store: ox.Store, job: dict) -> dict:
 
 
 def run_why(store: ox.Store, job: dict) -> dict:
+    from tdkg.pipeline import derivations
+
+    from . import resource
     build_dir = Path(job["store_path"]).parent
     graphs = [ox.NamedNode(g) for g in job["default_graph"]]
     tree = derivations.why(build_dir, store, graphs, *job["triple"])
@@ -148,9 +149,19 @@ def graph_delete(store: ox.Store, job: dict) -> dict:
     return {"kind": "deleted", "fmt": None, "body": b"", "count": 0, "truncated": False}
 
 
+def _page_op(name: str):
+    """An operation of :mod:`.resource` (the pages), imported on first use: a worker that only
+    answers queries never loads it (nor the pipeline modules it needs)."""
+    def run_op(store: ox.Store, job: dict) -> dict:
+        from . import resource
+        return getattr(resource, name)(store, job)
+    run_op.__name__ = name
+    return run_op
+
+
 OPERATIONS = {"query": run_query, "update": run_update, "why": run_why,
-              "describe": resource.describe_rdf, "page": resource.page_model,
-              "ontology": resource.ontology_rdf, "exists": resource.exists_op,
+              "describe": _page_op("describe_rdf"), "page": _page_op("page_model"),
+              "ontology": _page_op("ontology_rdf"), "exists": _page_op("exists_op"),
               "graph_get": graph_get, "graph_put": graph_put, "graph_post": graph_post,
               "graph_delete": graph_delete}
 

@@ -15,7 +15,6 @@ import io
 import itertools
 import json
 from collections.abc import Callable, Iterable
-from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
@@ -79,6 +78,18 @@ def _json_term(term) -> dict:
     elif term.datatype.value != XSD_STRING:
         out["datatype"] = term.datatype.value
     return out
+
+
+def escape(text: str) -> str:
+    """XML character data (as xml.sax.saxutils.escape, whose import pulls in urllib and email:
+    several MB in every query worker)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quoteattr(text: str) -> str:
+    """A double-quoted XML attribute value."""
+    return '"' + escape(text).replace('"', "&quot;").replace("\n", "&#10;").replace(
+        "\r", "&#13;").replace("\t", "&#9;") + '"'
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
