@@ -128,6 +128,16 @@ def humanise(iri: str) -> str:
     return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words.split()) or iri
 
 
+#: the reasoner's own nodes (derived relations): ``…/id/inferred/<kind>/<premises>``
+DERIVED = ns.BASE + "id/inferred/"
+
+
+def derived_name(iri: str) -> str:
+    """A readable name for a derived relation's node: "indirect partnership (f000-… · f000-…)"."""
+    kind, _, rest = iri[len(DERIVED):].partition("/")
+    return f"{humanise(kind)} ({rest.replace('--', ' · ')})" if rest else humanise(kind)
+
+
 class _Labels:
     """rdfs:label lookups (English first) with a cache, for every term a page shows."""
 
@@ -156,6 +166,8 @@ def term_dict(term, labels: _Labels, readable: bool = False) -> dict:
     (properties, classes, statuses)."""
     if isinstance(term, ox.NamedNode):
         label = labels.name(term) if readable else labels.of(term)
+        if label is None and term.value.startswith(DERIVED):
+            label = derived_name(term.value)
         return {"kind": "iri", "value": term.value, "label": label, "nt": str(term)}
     if isinstance(term, ox.Literal):
         datatype = term.datatype.value if term.datatype else None
@@ -281,7 +293,8 @@ def _model(store, node, quads, labels: _Labels, explainer) -> dict:
         "inferred_groups": inferred_groups(inferred_rows),
         "inferred_count": len(inferred_rows),
         "related": _related(facts, statements, incoming),
-        "ties": ties(node.value, groups, inferred_rows),
+        "ties": ties(node.value, groups, inferred_rows,
+                     [r for r in statements + incoming if r["graph"] == "asserted"]),
     }
 
 
@@ -474,7 +487,8 @@ VOICES = {"claimedBy", "deniedBy", "denier"}
 MAX_TIES = 30
 
 
-def ties(focus: str, groups: list[dict], inferred_rows: list[dict]) -> dict:
+def ties(focus: str, groups: list[dict], inferred_rows: list[dict],
+         asserted_rows: list[dict]) -> dict:
     """The resource's direct ties: the other participants of its facts (by group) and the ends
     of its inferred relations, as nodes and edges for the page's small network and its list."""
     peers: dict[str, dict] = {}
@@ -501,6 +515,14 @@ def ties(focus: str, groups: list[dict], inferred_rows: list[dict]) -> dict:
                 entry = peer(target)
                 entry["facts"] += 1
                 entry["links"][group["title"]] = entry["links"].get(group["title"], 0) + 1
+    for row in asserted_rows:          # a fact node's own participants, a firm's links…
+        other = row["object"] if "object" in row else row["subject"]
+        if other["kind"] == "iri" and other["value"] != focus and "/id/" in other["value"] \
+                and other["value"] not in facts and not other["value"].startswith(DERIVED):
+            entry = peer(other)
+            entry["facts"] += 1
+            name = row["predicate"]["label"]
+            entry["links"][name] = entry["links"].get(name, 0) + 1
     for row in inferred_rows:
         other = row["object"] if row["direction"] == "out" else row["subject"]
         if other["kind"] != "iri" or "/id/inferred/" in other["value"] or other["value"] in facts \

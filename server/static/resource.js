@@ -110,6 +110,7 @@
     state.network.once("stabilizationIterationsDone", () => {
       state.network.setOptions({ physics: { enabled: false } });
       state.network.fit({ animation: false });
+      performance.mark("tdkg-ties-drawn");
       state.ready = true;
       container.dataset.ready = "true";
     });
@@ -138,7 +139,10 @@
       state.error = String(err);
       console.error(err);
     }
-    if (!document.getElementById("resource-ties")) state.ready = true;
+    if (!document.getElementById("resource-ties") || state.error) {
+      performance.mark("tdkg-ties-drawn");
+      state.ready = true;
+    }
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", main);
