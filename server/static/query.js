@@ -474,7 +474,6 @@
       this.yasr = yasr;
       this.priority = 5;
       this.label = "Chart";
-      this.helpReference = "/#charts";
       this.persistent = {};
       this.chart = null;
     }
