@@ -395,3 +395,31 @@ def test_graph_iris_show_their_labels_fetched_in_one_request(live_server, page,
     assert cell_texts(page, 0) == [names[r["state"]] for r in rows]
     screenshot("table-390x844")
     assert offsite_requests == []
+
+
+def test_markup_and_script_iris_in_answers_stay_text(hostile_server, page, offsite_requests):
+    """A label holding markup is shown as text (it comes through the label request, the
+    answer has no label column); javascript: and data: IRIs are no links in either view."""
+    query = ("SELECT ?firm ?seeAlso WHERE { VALUES ?firm { tdi:hostile-firm } "
+             "?firm rdfs:seeAlso ?seeAlso } ORDER BY ?seeAlso")
+    rows = hostile_server.select(query)
+    label = hostile_server.select("SELECT ?l WHERE { tdi:hostile-firm rdfs:label ?l }")[0]["l"]
+    assert "<script>" in label
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_page(page, hostile_server.url + "/")
+    page.evaluate("q => { tdkgWorkbench.yasgui.getTab().setQuery(q); }", query)
+    assert run_query(page) == len(rows) == 3
+    assert cell_texts(page, 0) == [label] * 3
+    table = page.locator(".tabPanel.active .yasr table.dataTable")
+    assert table.locator("script, b").count() == 0
+    for raw in (False, True):
+        page.locator(".tabPanel.active .raw-switch input").set_checked(raw)
+        page.wait_for_function(
+            "raw => document.querySelector('.tabPanel.active .yasr tbody td:nth-child(2)')"
+            ".innerText.includes('tdi:') === raw", arg=raw)
+        hrefs = table.locator("a[href]").evaluate_all("links => links.map(a => a.href)")
+        assert hrefs and not [h for h in hrefs if not h.startswith(("http://", "https://"))]
+        assert table.locator("a[href='https://example.org/ok']").count() == 1
+        assert "javascript:alert(1)" in table.inner_text()        # shown, as text
+    assert dialogs == [] and offsite_requests == []
