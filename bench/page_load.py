@@ -1,4 +1,5 @@
-"""How fast the query page (``/``, YASGUI) is usable, in Debian's Chromium driven by Playwright.
+"""How fast the pages are usable — the query page (``/``, YASGUI), the largest resource page and the
+two views — in Debian's Chromium driven by Playwright.
 
 Builds the bundled data (``ontology/`` + ``data/ttl/``) into a temporary folder, starts
 ``tdkg serve`` on a free loopback port, then opens the page ``--runs`` times, each time in a new
@@ -13,6 +14,16 @@ browser context (empty HTTP cache and storage: a first visit), and reads the pag
 * **share link → results** — navigation start of ``/?query=<example>`` in a fresh context →
   results drawn (what someone opening a shared link waits for).
 
+and, each in a fresh context of its own (a first visit):
+
+* **resource page: content** — navigation start → ``DOMContentLoaded`` of the largest resource's
+  page (the one with the most triples about it, found with SPARQL, or ``--resource``): the header
+  card, every group and fact are in the HTML, readable and clickable from then on;
+* **resource page: ties drawn** — → the ``tdkg-ties-drawn`` mark of ``server/static/resource.js``
+  (its small network laid out and drawn);
+* **network view** / **timeline view** — navigation start → the view's ``ready`` flag (its queries
+  answered and the drawing laid out), read with ``requestAnimationFrame`` polling (±1 frame).
+
 Prints median, p95 (nearest rank), min and max in milliseconds against the target "usable within
 a second", the bytes the first visit transfers, and any request that tried to leave 127.0.0.1
 (aborted; there should be none). Figures also go to ``bench/results/page-load.json``. Bounded:
@@ -22,6 +33,7 @@ server runs in its own process group and is stopped at the end (also on Ctrl-C).
 Usage::
 
     python bench/page_load.py [--runs 20] [--example indirect-partners-through-pakistan]
+                              [--resource /page/id/turkiye] [--only query,resource,views]
 
 Needs the ``[test]`` extra (Playwright) and Debian's chromium (``apt-get install chromium``);
 never downloads a browser.
@@ -65,6 +77,19 @@ MARK = ("() => { const m = performance.getEntriesByName(%r);"
         " return m.length ? m[m.length - 1].startTime : null; }")
 
 
+#: the parts of the site measured: the query page, the largest resource page, the two views
+PARTS = ("query", "resource", "views")
+#: the resource under /id/ with the most triples about it (as subject or object), as the tests
+#: find it (tests/test_resource_page.py)
+LARGEST = """SELECT ?x (COUNT(*) AS ?n) WHERE {
+  { GRAPH ?g { ?x ?p ?o } } UNION { GRAPH ?g { ?s ?p ?x } }
+  FILTER(isIRI(?x) && STRSTARTS(STR(?x), "https://w3id.org/tdkg/id/")) }
+GROUP BY ?x ORDER BY DESC(?n) ?x LIMIT 1"""
+VIEWS = {"network_ms": ("/network", "tdkgNetwork"), "timeline_ms": ("/timeline", "tdkgTimeline")}
+#: milliseconds from navigation start to DOMContentLoaded
+DCL = "() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
+
+
 def default_tool(name: str) -> str:
     candidate = VENV_BIN / name
     return str(candidate) if candidate.exists() else shutil.which(name) or name
@@ -75,6 +100,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--runs", type=int, default=20, help=f"page loads per figure (≤ {MAX_RUNS})")
     ap.add_argument("--example", default="indirect-partners-through-pakistan",
                     help="name of the queries/*.rq example to run")
+    ap.add_argument("--resource", default=None,
+                    help="path of the resource page to measure (default: the largest resource's)")
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help="which pages to measure, comma-separated: " + ", ".join(PARTS))
     ap.add_argument("--deadline", type=float, default=300.0,
                     help="stop measuring after this many seconds (figures so far are kept)")
     ap.add_argument("--ready-timeout", type=float, default=120.0, help="server start deadline (s)")
@@ -87,6 +116,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not 1 <= args.runs <= MAX_RUNS:
         ap.error(f"--runs must be between 1 and {MAX_RUNS}")
+    args.parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(args.parts) - set(PARTS)
+    if unknown or not args.parts:
+        ap.error(f"--only takes some of {', '.join(PARTS)}; not {', '.join(sorted(unknown))}")
     return args
 
 
@@ -153,6 +186,46 @@ class Browser:
             self.playwright.stop()
 
 
+def largest_resource(base: str) -> str:
+    import requests
+    answer = requests.get(base + "/sparql", params={"query": LARGEST},
+                          headers={"Accept": "application/sparql-results+json"}, timeout=60)
+    answer.raise_for_status()
+    rows = answer.json()["results"]["bindings"]
+    if not rows:
+        raise SystemExit("no resource under /id/ in the store")
+    return "/page/" + rows[0]["x"]["value"].split("https://w3id.org/tdkg/", 1)[1]
+
+
+def pages_round(browser: Browser, base: str, resource: str | None,
+                views: bool) -> dict[str, float]:
+    """One cold visit of the resource page and of each view, each in a fresh context."""
+    figures: dict[str, float] = {}
+    if resource:
+        context = browser.context()
+        try:
+            page = context.new_page()
+            page.goto(base + resource)
+            figures["resource_content_ms"] = page.evaluate(DCL)
+            page.wait_for_function(
+                "() => performance.getEntriesByName('tdkg-ties-drawn').length")
+            figures["resource_ties_ms"] = page.evaluate(MARK % "tdkg-ties-drawn")
+            figures["resource_bytes"] = transferred_bytes(page)
+        finally:
+            context.close()
+    for key, (path, flag) in (VIEWS.items() if views else ()):
+        context = browser.context()
+        try:
+            page = context.new_page()
+            page.goto(base + path)
+            page.wait_for_function(f"() => window.{flag} && window.{flag}.ready", polling="raf")
+            figures[key] = page.evaluate("() => performance.now()")
+            figures[key.replace("_ms", "_bytes")] = transferred_bytes(page)
+        finally:
+            context.close()
+    return figures
+
+
 def transferred_bytes(page) -> int:
     return int(page.evaluate("""() => performance.getEntriesByType('navigation')
         .concat(performance.getEntriesByType('resource'))
@@ -203,24 +276,38 @@ def summary(values: list[float]) -> dict[str, float]:
 LABELS = [("editor_ms", "editor usable (first visit)"),
           ("editor_revisit_ms", "editor usable (revisit, cached)"),
           ("run_ms", "run example → results drawn"),
-          ("share_ms", "share link → results drawn")]
+          ("share_ms", "share link → results drawn"),
+          ("resource_content_ms", "resource page: content shown"),
+          ("resource_ties_ms", "resource page: ties drawn"),
+          ("network_ms", "network view drawn"),
+          ("timeline_ms", "timeline view drawn")]
+#: the figures held to "usable within a second" at p95
+GOALS = ("editor_ms", "share_ms", "resource_content_ms", "resource_ties_ms", "network_ms",
+         "timeline_ms")
+BYTES = [("bytes", "query page"), ("resource_bytes", "resource page"),
+         ("network_bytes", "network view"), ("timeline_bytes", "timeline view")]
 
 
 def report(rounds: list[dict[str, float]], args: argparse.Namespace, offsite: list[str],
            timings: dict[str, float]) -> dict:
-    stats = {key: summary([r[key] for r in rounds]) for key, _ in LABELS}
-    print(f"\nquery page, {len(rounds)} rounds, example {args.example!r} "
+    measured = [(key, label) for key, label in LABELS if all(key in r for r in rounds)]
+    stats = {key: summary([r[key] for r in rounds]) for key, _ in measured}
+    print(f"\n{', '.join(args.parts)}: {len(rounds)} rounds, example {args.example!r}, "
+          f"resource {args.resource} "
           f"({os.cpu_count()} CPUs; build {timings['build_s']:.1f} s; CPUs "
           f"{timings['cpu_busy_before_pct']:.0f} % busy before, load average "
           f"{timings['load_average_before']:.1f} → {timings['load_average_after']:.1f})")
     print(f"{'figure':34} {'median':>8} {'p95':>8} {'min':>8} {'max':>8}   (ms)")
-    for key, label in LABELS:
+    for key, label in measured:
         s = stats[key]
         print(f"{label:34} {s['median']:8.0f} {s['p95']:8.0f} {s['min']:8.0f} {s['max']:8.0f}")
-    first_bytes = statistics.median(r["bytes"] for r in rounds)
-    print(f"bytes transferred by a first visit: {first_bytes / 1024:.0f} KiB")
+    sizes = {key: statistics.median(r[key] for r in rounds) for key, _ in BYTES
+             if all(key in r for r in rounds)}
+    print("bytes transferred by a first visit: " + ", ".join(
+        f"{name} {sizes[key] / 1024:.0f} KiB" for key, name in BYTES if key in sizes))
+    first_bytes = sizes.get("bytes")
     goals = {}
-    for key in ("editor_ms", "share_ms"):
+    for key in (k for k in GOALS if k in stats):
         met = stats[key]["p95"] <= TARGET_MS
         goals[key] = met
         print(f"target: {dict(LABELS)[key]} within {TARGET_MS:.0f} ms at p95 — "
@@ -228,7 +315,8 @@ def report(rounds: list[dict[str, float]], args: argparse.Namespace, offsite: li
     print(f"requests that tried to leave 127.0.0.1: {len(offsite)}"
           + (f" {sorted(set(offsite))[:5]}" if offsite else ""))
     return {"measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rounds": len(rounds),
-            "example": args.example, "stats": stats, "first_visit_bytes": first_bytes,
+            "example": args.example, "resource": args.resource, "parts": args.parts,
+            "stats": stats, "first_visit_bytes": first_bytes, "first_visit_bytes_by_page": sizes,
             "target_ms": TARGET_MS, "goals": goals, "offsite_requests": offsite,
             "timings": timings, "raw": rounds,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
@@ -247,19 +335,29 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         base = serve(args, work, stack)
         timings["server_start_s"] = time.monotonic() - started
-        query = example_query(base, args.example)
+        query = example_query(base, args.example) if "query" in args.parts else None
+        if "resource" in args.parts and args.resource is None:
+            args.resource = largest_resource(base)
         browser = Browser(args.chromium)
         stack.callback(browser.close)
+
+        def measure() -> dict[str, float]:
+            figures = one_round(browser, base, args.example, query) if query else {}
+            figures.update(pages_round(browser, base, args.resource if "resource" in args.parts
+                                       else None, "views" in args.parts))
+            return figures
+
         # one discarded round: the server's first answers and Chromium's first start
-        one_round(browser, base, args.example, query)
+        measure()
         timings["cpu_busy_before_pct"] = servers.wait_quiet(15.0, args.quiet_timeout)
         timings["load_average_before"] = os.getloadavg()[0]
         rounds: list[dict[str, float]] = []
         deadline = time.monotonic() + args.deadline
         while len(rounds) < args.runs and time.monotonic() < deadline:
-            rounds.append(one_round(browser, base, args.example, query))
+            rounds.append(measure())
             print(f"round {len(rounds):3}: " + ", ".join(
-                f"{k} {v:.0f}" for k, v in rounds[-1].items() if k != "bytes"), flush=True)
+                f"{k} {v:.0f}" for k, v in rounds[-1].items() if not k.endswith("bytes")),
+                flush=True)
         if len(rounds) < args.runs:
             print(f"deadline of {args.deadline:.0f} s reached after {len(rounds)} rounds")
         timings["load_average_after"] = os.getloadavg()[0]

@@ -22,6 +22,8 @@ A resource the graph does not hold is a 404 — an HTML page for browsers, JSON 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -164,18 +166,56 @@ def _rdf_response(body: bytes, fmt: str) -> Response:
     return response
 
 
+class PageCache:
+    """Rendered resource pages of the served builds, least recently used dropped first, at most
+    ``limit`` bytes: a page changes only with the build, and the largest (Türkiye's) takes the
+    worker and the template a good part of a second to make."""
+
+    def __init__(self, limit: int = 32 * 2**20):
+        self.limit, self.size = limit, 0
+        self.pages: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        with self.lock:
+            body = self.pages.get(key)
+            if body is not None:
+                self.pages.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[str, str], body: bytes) -> None:
+        if len(body) > self.limit // 4:
+            return
+        with self.lock:
+            if key in self.pages:
+                return
+            self.pages[key] = body
+            self.size += len(body)
+            while self.size > self.limit:
+                _, dropped = self.pages.popitem(last=False)
+                self.size -= len(dropped)
+
+
+PAGES = PageCache()
+
+
 @bp.route("/page/<any(id, source):space>/<path:name>")
 def page(space: str, name: str) -> Response:
     iri = f"{ns.BASE}{space}/{name}"
-    result = call_worker(_live().pool, {"op": "page", "iri": iri})
-    if not result["found"]:
-        _not_found(iri)
-    model = result["model"]
-    path = f"/{space}/{quote(name)}"
-    formats = [(FORMAT_NAMES[f], f"/data/{space}/{quote(name)}.{EXTENSION_OF[f]}")
-               for f in ("turtle", "jsonld", "rdfxml", "ntriples")]
-    return Response(render_template("resource.html", r=model, path=path, formats=formats,
-                                    view=View()), content_type="text/html; charset=utf-8")
+    live = _live()
+    key = (live.build_id, iri)
+    body = PAGES.get(key)
+    if body is None:
+        result = call_worker(live.pool, {"op": "page", "iri": iri})
+        if not result["found"]:
+            _not_found(iri)
+        path = f"/{space}/{quote(name)}"
+        formats = [(FORMAT_NAMES[f], f"/data/{space}/{quote(name)}.{EXTENSION_OF[f]}")
+                   for f in ("turtle", "jsonld", "rdfxml", "ntriples")]
+        body = render_template("resource.html", r=result["model"], path=path, formats=formats,
+                               view=View()).encode("utf-8")
+        PAGES.put(key, body)
+    return Response(body, content_type="text/html; charset=utf-8")
 
 
 _WEB_URL = re.compile(r"(?i)https?://[^\s\x00-\x1f\x7f]*\Z")

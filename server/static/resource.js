@@ -63,7 +63,16 @@
     const data = document.getElementById("resource-ties");
     const container = document.getElementById("ties-network");
     if (!data || !container) return;
-    if (!window.vis) { state.error = "vis-network not loaded"; return; }
+    if (!window.vis) {           // the library is loaded after the page is shown, then drawn
+      const script = document.createElement("script");
+      script.src = container.dataset.library;
+      script.addEventListener("load", () => {
+        try { drawTies(); } catch (err) { fail(err); }
+      });
+      script.addEventListener("error", () => fail(new Error("could not load " + script.src)));
+      document.head.append(script);
+      return;
+    }
     const ties = JSON.parse(data.textContent);
     const short = (text) => (text.length > 40 ? text.slice(0, 39) + "…" : text);
     if (ties.peers.length <= 5) container.classList.add("few");
@@ -129,6 +138,11 @@
     });
   }
 
+  function fail(err) {
+    state.error = String(err);
+    console.error(err);
+  }
+
   function main() {
     groupButtons();
     openTarget();
@@ -136,8 +150,7 @@
     try {
       drawTies();
     } catch (err) {
-      state.error = String(err);
-      console.error(err);
+      fail(err);
     }
     if (!document.getElementById("resource-ties") || state.error) {
       performance.mark("tdkg-ties-drawn");
