@@ -38,6 +38,8 @@ def parser() -> argparse.ArgumentParser:
     b = commands.add_parser("build", help="build and publish the store")
     b.add_argument("--data-dir", type=Path, help="read facts from here instead of data/ttl/")
     b.add_argument("--skip-validation", action="store_true", help="do not run the SHACL shapes")
+    b.add_argument("--validator", choices=("fast", "pyshacl"), default="fast",
+                   help="SHACL engine: fast (default) or pyshacl, the reference")
     b.add_argument("--no-owl-files", action="store_true",
                    help="do not write the RDF/XML files for Protégé (for large synthetic data)")
     b.add_argument("--no-downloads", action="store_true",
@@ -99,7 +101,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
               f"{', '.join(pending)}", file=sys.stderr)
         return 1
     options = Options(validate=not args.skip_validation, owl_files=not args.no_owl_files,
-                      downloads=not args.no_downloads)
+                      downloads=not args.no_downloads, validator=args.validator)
     if args.dry_run:
         from .curation import diff
         return diff.dry_run(settings, data_dir=args.data_dir, options=options, as_json=args.json)

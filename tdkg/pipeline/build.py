@@ -16,23 +16,31 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
 from .. import namespaces as ns
 from ..settings import Settings
 from . import derivations, downloads, history, store, vocabulary
-from .convert import to_rdflib_graph
 from .errors import BuildError
 from .load import digest, load_sources, source_files
 from .owl_export import export_documentation, export_owl
 from .reason import reason
-from .rules import load_rules
-from .validate import load_shapes, validate
-
+from .rules import load_rules, parsed_rules
 
 RULES = "rules"
+#: the parsed rules, which the next build reuses when the rule files did not change
+PARSED_RULES = "rules.json"
+#: what the ontology's HTML page (owl/tdkg.html, :data:`.ontology_html.HTML_FILE`) was made
+#: from, for the next build
+DOCUMENTATION = "documentation.json"
+PAGE = "tdkg.html"
+#: the code the page depends on besides the ontology (not imported: Jinja and rdflib are slow
+#: to load, and only a changed ontology needs them)
+PAGE_CODE = [Path(__file__).with_name("ontology_html.py"), Path(ns.__file__)]
 CHANGES = "changes.json"
 #: a publishing build compares itself with the build it replaces only when the two hold at most
 #: this many triples together: the comparison reads both graphs into memory and runs every query
@@ -45,12 +53,15 @@ CHANGES_MAX_TRIPLES = 100_000
 class Options:
     """What a build may leave out: benchmarks on synthetic data skip SHACL, the OWL files and
     the downloads (RDF dumps, register, JSON-LD context); ``changes`` False skips the changes
-    record (it is also skipped above :data:`CHANGES_MAX_TRIPLES`)."""
+    record (it is also skipped above :data:`CHANGES_MAX_TRIPLES`). ``validator`` names the
+    SHACL engine (:data:`tdkg.pipeline.validate.ENGINES`): "fast", or "pyshacl", the
+    reference."""
 
     validate: bool = True
     owl_files: bool = True
     downloads: bool = True
     changes: bool = True
+    validator: str = "fast"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +105,8 @@ def build(settings: Settings, data_dir: Path | None = None, options: Options = O
         previous = store.current_build(root) if publish else None
         build_dir = store.new_build_dir(root, draft=not publish)
         try:
-            info = _run_steps(inputs, build_dir, options, log, queries_dir)
+            info = _run_steps(inputs, build_dir, options, log, queries_dir,
+                              earlier=store.current_build(root))
             if previous is not None:
                 record_changes(previous, build_dir, info, options, log, queries_dir)
         except BaseException:
@@ -149,24 +161,29 @@ def record_changes(previous: Path, build_dir: Path, info: dict, options: Options
 
 
 def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
-               queries_dir: Path | None = None) -> dict:
+               queries_dir: Path | None = None, earlier: Path | None = None) -> dict:
+    """The steps into ``build_dir``; ``earlier`` (the published build, if any) lends what
+    depends only on sources that did not change: the parsed rules, the ontology's page."""
     timings: dict[str, float] = {}
     with _timed(timings, "load"):
         sources = load_sources(inputs.ontology, inputs.data)
-        rules = load_rules(inputs.rules[0].parent) if inputs.rules else []
+        rules = load_rules(inputs.rules[0].parent, _read_json(earlier, PARSED_RULES)) \
+            if inputs.rules else []
+        (build_dir / PARSED_RULES).write_text(json.dumps(parsed_rules(rules)) + "\n")
     log(f"loaded {len(sources.ontology)} ontology and {len(sources.data)} data triples "
         f"from {len(sources.files)} files, {len(rules)} rules")
     with _timed(timings, "vocabulary"):
         checked = vocabulary.check(sources, inputs.shapes, inputs.rules)
     log(f"closed vocabulary: every term is one of the ontology's {checked['terms']}, "
         f"every thing used is among the {checked['things']} typed and labelled")
-    ontology_graph = data_graph = None
-    if options.validate or options.owl_files:     # rdflib copies, made once for both uses
-        ontology_graph, data_graph = to_rdflib_graph(sources.ontology), to_rdflib_graph(sources.data)
+    validation = None
     if options.validate and inputs.shapes:
+        from .validate import validate_sources  # the engines load only when they run
         with _timed(timings, "validate"):
-            validate(ontology_graph + data_graph, load_shapes(inputs.shapes))
-        log(f"SHACL: {len(inputs.shapes)} shapes file(s), no violations")
+            validation = validate_sources(sources.ontology, sources.data, inputs.shapes,
+                                          engine=options.validator)
+        log(f"SHACL ({validation['engine']}): {len(inputs.shapes)} shapes file(s), "
+            f"no violations")
     with _timed(timings, "reason"):
         inference = reason(sources.ontology, sources.data, rules)
     log(f"reasoning: {len(inference.inferred)} inferred triples in {inference.rounds} rule rounds")
@@ -175,19 +192,46 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
                   ns.GRAPH_INFERRED: inference.triples()}
         stats = store.write_store(build_dir, graphs)
         derivations.write(build_dir, inference)
+    owl_triples = None
     if options.owl_files:
         with _timed(timings, "owl"):
-            export_owl(ontology_graph, data_graph, build_dir / "owl")
-            export_documentation(ontology_graph, build_dir / "owl")
+            owl_triples = export_owl(sources.ontology, sources.data,
+                                     build_dir / "owl").triples["full"]
+            _documentation(inputs, sources, build_dir, earlier)
     if options.downloads:
         with _timed(timings, "downloads"):
-            manifest = downloads.write_downloads(build_dir, queries_dir=queries_dir)
+            manifest = downloads.write_downloads(build_dir, queries_dir=queries_dir,
+                                                 owl_triples=owl_triples)
         log(f"downloads: {len(manifest['files'])} files, "
             f"{sum(f['bytes'] for f in manifest['files']):,} bytes")
     return {"id": build_dir.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "digest": digest(inputs.all), "files": [str(f) for f in inputs.all],
-            "validated": bool(options.validate and inputs.shapes), "stats": stats,
+            "validated": validation is not None,
+            "validator": validation["engine"] if validation is not None else None,
+            "stats": stats,
             "rules": [r.id for r in rules], "timings": timings}
+
+
+def _read_json(build_dir: Path | None, name: str) -> dict | None:
+    try:
+        return json.loads((build_dir / name).read_text()) if build_dir is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def _documentation(inputs: Inputs, sources, build_dir: Path, earlier: Path | None) -> None:
+    """The ontology's HTML page: the earlier build's when it was made from the same ontology
+    files by the same code, else rendered (half a second for the bundled ontology)."""
+    key = hashlib.sha256()
+    for path in inputs.ontology + PAGE_CODE:
+        key.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    made = {"key": key.hexdigest()}
+    same = _read_json(earlier / "owl" if earlier else None, DOCUMENTATION) == made
+    if same and (earlier / "owl" / PAGE).is_file():
+        shutil.copyfile(earlier / "owl" / PAGE, build_dir / "owl" / PAGE)
+    else:
+        export_documentation(sources.ontology, build_dir / "owl")
+    (build_dir / "owl" / DOCUMENTATION).write_text(json.dumps(made) + "\n")
 
 
 @contextlib.contextmanager

@@ -32,3 +32,16 @@ def to_rdflib_graph(triples: Iterable[ox.Triple]) -> rdflib.Graph:
         graph.add((to_rdflib_term(t.subject), to_rdflib_term(t.predicate),
                    to_rdflib_term(t.object)))
     return graph
+
+
+def to_ox_term(term: rdflib.term.Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """The inverse of :func:`to_rdflib_term`."""
+    if isinstance(term, rdflib.URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, rdflib.BNode):
+        return ox.BlankNode(str(term))
+    if term.language:
+        return ox.Literal(str(term), language=term.language)
+    if term.datatype is not None:
+        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+    return ox.Literal(str(term))

@@ -21,11 +21,24 @@ if TYPE_CHECKING:   # the query workers read derivations without loading the rea
     from .reason import Inference
 
 FILE = "derivations.sqlite"
+#: each term is stored once (``term``); ``fact`` holds the triples as term ids and ``triple``
+#: shows them in N-Triples form, the table the readers query (earlier builds have a real table
+#: of that name and shape: 10 times the size, every triple's three terms written out)
 SCHEMA = """
-CREATE TABLE triple (id INTEGER PRIMARY KEY, s TEXT, p TEXT, o TEXT, origin TEXT, strength INTEGER);
+CREATE TABLE term (id INTEGER PRIMARY KEY, text TEXT);
+CREATE TABLE fact (id INTEGER PRIMARY KEY, s INTEGER, p INTEGER, o INTEGER, origin TEXT,
+                   strength INTEGER);
+CREATE VIEW triple AS SELECT f.id AS id, ts.text AS s, tp.text AS p, tob.text AS o,
+                             f.origin AS origin, f.strength AS strength
+    FROM fact f JOIN term ts ON ts.id = f.s JOIN term tp ON tp.id = f.p
+                JOIN term tob ON tob.id = f.o;
 CREATE TABLE derivation (triple INTEGER PRIMARY KEY, rule TEXT, premises TEXT, axioms TEXT);
 CREATE TABLE rule (id TEXT PRIMARY KEY, summary TEXT, description TEXT, status TEXT, file TEXT);
 CREATE TABLE status (strength INTEGER PRIMARY KEY, iri TEXT);
+"""
+INDEXES = """
+CREATE UNIQUE INDEX term_text ON term (text);
+CREATE UNIQUE INDEX fact_spo ON fact (s, p, o);
 """
 RULE_NAMES = {
     "cax-sco": "class membership is inherited by super-classes (rdfs:subClassOf)",
@@ -39,36 +52,49 @@ RULE_NAMES = {
 }
 
 
-class _Ids:
-    def __init__(self, inference: Inference):
-        self.inference, self.ids, self.rows = inference, {}, []
+def _fact_rows(inference: Inference, ids: dict[Triple, int], used: set[int]):
+    """A row for each triple the derivations name (an inferred triple, then its premises,
+    then its axioms, each when first met), numbering them in ``ids``; terms go to ``used``."""
+    strength, origin = inference.strength, inference.origin
+    for t, d in inference.inferred.items():
+        for x, kind in ((t, "inferred"), *((p, None) for p in d.premises),
+                        *((a, "axiom") for a in d.axioms)):
+            if x in ids:
+                continue
+            number = ids[x] = len(ids) + 1
+            kind = kind or origin(x)
+            used.update(x)
+            yield (number, x[0] + 1, x[1] + 1, x[2] + 1, kind,
+                   strength.get(x, NEUTRAL) if kind != "axiom" else NEUTRAL)
 
-    def of(self, t: Triple, origin: str) -> int:
-        found = self.ids.get(t)
-        if found is None:
-            found = self.ids[t] = len(self.ids) + 1
-            s, p, o = (str(self.inference.terms.term(x)) for x in t)
-            strength = self.inference.strength.get(t, NEUTRAL) if origin != "axiom" else NEUTRAL
-            self.rows.append((found, s, p, o, origin, strength))
-        return found
+
+def _derivation_rows(inference: Inference, ids: dict[Triple, int]):
+    for t, d in inference.inferred.items():
+        yield (ids[t], d.rule, ",".join([str(ids[p]) for p in d.premises]),
+               ",".join([str(ids[a]) for a in d.axioms]))
 
 
 def write(build_dir: Path, inference: Inference) -> Path:
+    """Write the derivations, streamed: at a million triples the rows would take gigabytes
+    (term ids are the reasoner's ids plus one)."""
     path = build_dir / FILE
     db = sqlite3.connect(path)
+    # a new file that a failed build removes: no journal, no waiting for the disk per commit
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
     db.executescript(SCHEMA)
-    ids, derivations = _Ids(inference), []
-    for t, d in inference.inferred.items():
-        own = ids.of(t, "inferred")
-        premises = [ids.of(p, inference.origin(p)) for p in d.premises]
-        axioms = [ids.of(a, "axiom") for a in d.axioms]
-        derivations.append((own, d.rule, ",".join(map(str, premises)), ",".join(map(str, axioms))))
-    db.executemany("INSERT INTO triple VALUES (?,?,?,?,?,?)", ids.rows)
-    db.executemany("INSERT INTO derivation VALUES (?,?,?,?)", derivations)
+    ids: dict[Triple, int] = {}
+    used: set[int] = set()
+    db.executemany("INSERT INTO fact VALUES (?,?,?,?,?,?)", _fact_rows(inference, ids, used))
+    db.executemany("INSERT INTO derivation VALUES (?,?,?,?)", _derivation_rows(inference, ids))
+    del ids
+    term = inference.terms.term
+    db.executemany("INSERT INTO term VALUES (?,?)",
+                   ((i + 1, str(term(i))) for i in sorted(used)))
     db.executemany("INSERT INTO rule VALUES (?,?,?,?,?)", _rule_rows(inference))
     db.executemany("INSERT INTO status VALUES (?,?)",
                    [(k, inference.status_name(k)) for k in inference.statuses])
-    db.execute("CREATE UNIQUE INDEX triple_spo ON triple (s, p, o)")
+    db.executescript(INDEXES)
     db.commit()
     db.close()
     return path

@@ -130,16 +130,17 @@ def read_manifest(build_dir: Path) -> dict | None:
 
 
 def write_downloads(build_dir: Path, out: Path | None = None,
-                    queries_dir: Path | None = None) -> dict:
+                    queries_dir: Path | None = None, owl_triples: int | None = None) -> dict:
     """Write every download of the build whose store is ``build_dir/store`` into ``out``
     (default ``build_dir/downloads``); return the manifest, which is written last.
-    ``queries_dir`` holds ``register.rq`` (default: the project's queries/)."""
+    ``queries_dir`` holds ``register.rq`` (default: the project's queries/); ``owl_triples``
+    is the number of triples of the build's ``owl/tdkg-full.owl`` when the caller knows it."""
     out = folder(build_dir) if out is None else out
     out.mkdir(parents=True, exist_ok=True)
     store = _open_store(build_dir)
     context = json_ld_context(store)
     files = _write_dumps(store, out, context["@context"])
-    files.append(_write_owl(build_dir, store, out))
+    files.append(_write_owl(build_dir, store, out, owl_triples))
     with _atomic(out / REGISTER, "w", newline="") as stream:
         rows = write_register(store, stream, queries_dir)
     files.append(_describe(out / REGISTER, rows=rows))
@@ -158,22 +159,50 @@ def write_downloads(build_dir: Path, out: Path | None = None,
 
 def _write_dumps(store: ox.Store, out: Path, context: dict) -> list[dict]:
     """Scan the store once per graph into plain N-Triples (in parallel: Oxigraph's dump runs
-    without the GIL), then make every file of every dump from those scans: re-parsing
-    N-Triples is several times faster than reading the store again."""
+    without the GIL), then make every file of every dump: the N-Triples files and the
+    compacted JSON-LD from those scans (the JSON-LD from a stream of their triples: a list of
+    them held gigabytes at a million triples), Turtle and expanded JSON-LD by Oxigraph
+    straight from the store. The complete dump's Turtle and expanded JSON-LD read the store's
+    default graph where it holds the union of the three (store layout 2)."""
     graphs = sorted({g for members in DUMPS.values() for g in members})
+    union = _has_union(store)
     with tempfile.TemporaryDirectory(prefix=".scan-", dir=out) as tmp:
         plain = {g: Path(tmp) / f"{i}.nt" for i, g in enumerate(graphs)}
-        with ThreadPoolExecutor(max_workers=max(1, min(len(graphs), os.cpu_count() or 1))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(plain), os.cpu_count() or 1))) as pool:
             scans = [pool.submit(store.dump, str(path), ox.RdfFormat.N_TRIPLES,
                                  from_graph=ox.NamedNode(g)) for g, path in plain.items()]
             for scan in scans:
                 scan.result()
-        union = {**plain, ns.GRAPH_ONTOLOGY: _without_repeats(store, plain[ns.GRAPH_ONTOLOGY])}
+        unique = {**plain, ns.GRAPH_ONTOLOGY: _without_repeats(store, plain[ns.GRAPH_ONTOLOGY])}
         written = []
         for name, members in DUMPS.items():
-            sources = [(union if len(members) > 1 else plain)[g] for g in members]
-            written += _write_dump(sources, out, name, list(members), context)
+            if len(members) == 1:
+                sources, graph = [plain[members[0]]], members[0]
+            else:
+                sources, graph = [unique[g] for g in members], UNION if union else None
+            written += _write_dump(store, sources, graph, out, name, list(members), context)
     return written
+
+
+#: the store's default graph, as a dump's graph
+UNION = "default"
+
+
+def _graph_term(graph: str) -> ox.NamedNode | ox.DefaultGraph:
+    return ox.DefaultGraph() if graph == UNION else ox.NamedNode(graph)
+
+
+def _complete_graph(store: ox.Store) -> dict:
+    """Query options that make the default graph the complete one: the store's own default
+    graph where it holds the union (a real graph reads faster than a union of three), else
+    the union of the build's graphs."""
+    return {} if _has_union(store) else {"default_graph": [ox.NamedNode(g)
+                                                           for g in ns.FACT_GRAPHS]}
+
+
+def _has_union(store: ox.Store) -> bool:
+    """Whether the default graph holds the union of the build's graphs (layout 2)."""
+    return bool(store.query("ASK { ?s ?p ?o }"))
 
 
 OVERLAP_QUERY = f"""SELECT ?s ?p ?o WHERE {{
@@ -194,30 +223,40 @@ def _without_repeats(store: ox.Store, ontology: Path) -> Path:
     return kept
 
 
-def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str],
-                context: dict) -> list[dict]:
+def _write_dump(store: ox.Store, sources: list[Path], graph: str | None, out: Path, name: str,
+                graphs: list[str], context: dict) -> list[dict]:
     """``name``.nt.gz, .ttl and .jsonld (compacted with ``context``) of the N-Triples files
-    ``sources``, which share no triple, so that their concatenation is their union; for the
-    complete dump also plain N-Triples and expanded JSON-LD. The triple count is the number of
+    ``sources``, which share no triple, so that their concatenation is their union, and which
+    hold the store's ``graph`` (None: no one graph of the store holds them); for the complete
+    dump also plain N-Triples and expanded JSON-LD. The triple count is the number of
     N-Triples lines (one triple per line)."""
     triples = _concatenate(sources, out / f"{name}.nt.gz",
                            out / COMPLETE_NT if name == "complete" else None)
     written = [_describe(out / f"{name}.nt.gz", triples=triples, graphs=graphs)]
-    parsed = list(itertools.chain.from_iterable(
-        (q.triple for q in ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES))
-        for source in sources))
+
+    def parsed():
+        return itertools.chain.from_iterable(
+            (q.triple for q in ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES))
+            for source in sources)
+
+    def serialize(stream, fmt: ox.RdfFormat, **options) -> None:
+        if graph is not None:
+            store.dump(stream, fmt, from_graph=_graph_term(graph), **options)
+        else:
+            ox.serialize(parsed(), stream, fmt, **options)
+
     path = out / f"{name}.ttl"
     with _atomic(path, "wb") as stream:
-        ox.serialize(parsed, stream, ox.RdfFormat.TURTLE, prefixes=ns.PREFIXES)
+        serialize(stream, ox.RdfFormat.TURTLE, prefixes=ns.PREFIXES)
     written.append(_describe(path, triples=triples, graphs=graphs))
     path = out / f"{name}.jsonld"
     with _atomic(path, "w") as stream:
-        jsonld.dump(jsonld.compact(parsed, context), stream)
+        jsonld.dump(jsonld.compact(parsed(), context), stream)
     written.append(_describe(path, triples=triples, graphs=graphs, context=jsonld.CONTEXT_URL))
     if name == "complete":
         written.append(_describe(out / COMPLETE_NT, triples=triples, graphs=graphs))
         with _atomic(out / EXPANDED, "wb") as stream:
-            ox.serialize(parsed, stream, ox.RdfFormat.JSON_LD)
+            serialize(stream, ox.RdfFormat.JSON_LD)
         written.append(_describe(out / EXPANDED, triples=triples, graphs=graphs))
     return written
 
@@ -243,30 +282,25 @@ def _concatenate(sources: list[Path], gzipped: Path, plain: Path | None) -> int:
 
 # --- the OWL file ------------------------------------------------------------------------------
 
-def _write_owl(build_dir: Path, store: ox.Store, out: Path) -> dict:
+def _write_owl(build_dir: Path, store: ox.Store, out: Path, triples: int | None) -> dict:
     """``tdkg-full.owl``: the build's OWL export (ontology + asserted facts, every named
     individual declared), or, for a build made without OWL files, the same made from its store."""
     made = build_dir / "owl" / FULL_OWL
     if made.is_file():
         content = made.read_bytes()
+        if triples is None:
+            triples = sum(1 for _ in ox.parse(content, format=ox.RdfFormat.RDF_XML))
     else:
-        from . import owl_export  # rdflib: not for the server and its workers to import
+        from . import owl_export
 
-        ontology, data = (_rdflib_graph(store, g) for g in (ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED))
-        content = owl_export.full_rdfxml(ontology, data)
+        ontology, data = ([q.triple for q in store.quads_for_pattern(None, None, None,
+                                                                      ox.NamedNode(g))]
+                          for g in (ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED))
+        content, triples = owl_export.full_rdfxml(ontology, data, counted=True)
     with _atomic(out / FULL_OWL, "wb") as stream:
         stream.write(content)
-    triples = sum(1 for _ in ox.parse(content, format=ox.RdfFormat.RDF_XML))
     return _describe(out / FULL_OWL, triples=triples,
                      graphs=[ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED])
-
-
-def _rdflib_graph(store: ox.Store, graph: str):
-    import rdflib
-
-    quads = store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
-    text = ox.serialize((q.triple for q in quads), format=ox.RdfFormat.N_TRIPLES)
-    return rdflib.Graph().parse(data=text.decode("utf-8"), format="nt")
 
 
 # --- the register ------------------------------------------------------------------------------
@@ -282,7 +316,7 @@ def register_rows(store: ox.Store, queries_dir: Path | None = None) -> list[list
     """The deals and transfers as register rows (cells in REGISTER_COLUMNS order), sorted by
     supplier, recipient, year and designation (empty suppliers and recipients last)."""
     text = register_query(queries_dir)
-    solutions = store.query(text, default_graph=[ox.NamedNode(g) for g in ns.FACT_GRAPHS])
+    solutions = store.query(text, **_complete_graph(store))
     rows = [[_cell(solution[var]) for _, var in REGISTER_COLUMNS] for solution in solutions]
     column = {name: i for i, name in enumerate(REGISTER_HEADER)}
 
@@ -317,12 +351,11 @@ json_ld_context = jsonld.context_of
 
 def vocabularies_used(store: ox.Store) -> list[str]:
     """Namespaces (of ns.PREFIXES) whose properties or classes the graphs use, for VoID."""
-    graphs = [ox.NamedNode(g) for g in ns.FACT_GRAPHS]
+    graphs = _complete_graph(store)
     iris = {row["p"].value for row in store.query(
-        "SELECT DISTINCT ?p WHERE { ?s ?p ?o }", default_graph=graphs)}
+        "SELECT DISTINCT ?p WHERE { ?s ?p ?o }", **graphs)}
     iris |= {row["c"].value for row in store.query(
-        f"SELECT DISTINCT ?c WHERE {{ ?s <{RDF_TYPE}> ?c FILTER isIRI(?c) }}",
-        default_graph=graphs)}
+        f"SELECT DISTINCT ?c WHERE {{ ?s <{RDF_TYPE}> ?c FILTER isIRI(?c) }}", **graphs)}
     spaces = sorted(set(ns.PREFIXES.values()) - INSTANCE_NAMESPACES, key=len, reverse=True)
     used = {next((space for space in spaces if iri.startswith(space)), None) for iri in iris}
     return sorted(space for space in used if space is not None)

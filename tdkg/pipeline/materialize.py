@@ -21,7 +21,7 @@ from .terms import Interner, Triple
 NEUTRAL = 1_000_000   # strength of a triple no status applies to (ontology axioms, plain labels)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)   # millions of them at 1M triples
 class Derivation:
     rule: str
     premises: tuple[Triple, ...]
@@ -54,9 +54,18 @@ class Materializer:
     def derive(self, t: Triple, rule: str, premises: tuple[Triple, ...],
                axioms: tuple[Triple, ...] = ()) -> None:
         strength = self._weakest(premises)
-        if t in self.asserted or t in self.final or strength <= self.strength.get(t, -1):
+        if self._known(t, strength):
             return
         self._record(t, Derivation(rule, premises, axioms, strength))
+
+    def _known(self, t: Triple, strength: int) -> bool:
+        """Whether ``t`` is asserted, final, or known at least as strong: then a derivation of
+        that strength adds nothing. (Asserted and final triples all have a strength, so a
+        triple without one is none of them.)"""
+        known = self.strength.get(t)
+        if known is None:
+            return strength <= -1
+        return strength <= known or t in self.asserted or t in self.final
 
     def _weakest(self, premises: tuple[Triple, ...]) -> int:
         known = self.strength
@@ -69,7 +78,7 @@ class Materializer:
         strength = self._weakest(premises)
         derivation = None
         for t in conclusions:
-            if t in self.asserted or t in self.final or strength <= self.strength.get(t, -1):
+            if self._known(t, strength):
                 continue
             derivation = derivation or Derivation(rule, premises, (), strength)
             self._record(t, derivation)
@@ -192,5 +201,9 @@ class Materializer:
 
     # --- results --------------------------------------------------------------------------
     def inferred(self) -> dict[Triple, Derivation]:
-        """Final triples that were derived and not also asserted."""
-        return {t: d for t, d in self.derivations.items() if t in self.final}
+        """Final triples that were derived and not also asserted (after :meth:`run`, that is
+        every derivation kept: then the table itself is returned, not a copy of millions)."""
+        final = self.final
+        if all(t in final for t in self.derivations):
+            return self.derivations
+        return {t: d for t, d in self.derivations.items() if t in final}

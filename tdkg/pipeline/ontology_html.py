@@ -92,8 +92,12 @@ class Document:
     formats: tuple[tuple[str, str], ...] = FORMATS
 
 
-def render(ontology: rdflib.Graph) -> str:
-    """The documentation page's body (an HTML fragment for the site's layout)."""
+def render(ontology) -> str:
+    """The documentation page's body (an HTML fragment for the site's layout); ``ontology`` is
+    an rdflib graph or a list of pyoxigraph triples."""
+    if isinstance(ontology, list):
+        from .convert import to_rdflib_graph
+        ontology = to_rdflib_graph(ontology)
     return _TEMPLATE.render(doc=describe(ontology), slot=Markup(DOWNLOADS_SLOT))
 
 

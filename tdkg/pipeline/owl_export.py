@@ -12,29 +12,41 @@ OWL 2 DL does not need the declaration when a class assertion types the IRI, but
 list individuals by it (owlready2's ``individuals()``) see only the declared ones. The curated
 data stays as it is: the declarations are made here, for the export only.
 
+Oxigraph's RDF/XML serializer writes the files from the parsed triples (rdflib's took 20 times
+as long and a copy of every triple in rdflib terms): one element per subject, named by its
+first ``rdf:type``, with the project's prefixes.
+
 :func:`run_hermit` loads such a file into owlready2 and runs HermiT on it; a contradiction
 or an unsatisfiable class raises :class:`HermitInconsistencyError` naming the clash.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import rdflib
-from rdflib.namespace import OWL, RDF, RDFS, XSD
+import pyoxigraph as ox
 
 from .. import namespaces as ns
-from . import ontology_html
 from .errors import BuildError, InconsistencyError
 
-#: RDF/XML flavour: flat rdf:Description blocks; OWL API and owlready2 read it without loss.
-RDFXML_FORMAT = "xml"
 ONTOLOGY_FILE = "tdkg.owl"
 FULL_FILE = "tdkg-full.owl"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
 #: namespaces whose classes (owl:Class, rdf:Property, …) type terms, not individuals
-BUILT_IN = (str(OWL), str(RDF), str(RDFS), str(XSD))
+BUILT_IN = (OWL, RDF, RDFS, XSD)
+RDF_TYPE = ox.NamedNode(RDF + "type")
+OWL_ONTOLOGY = ox.NamedNode(OWL + "Ontology")
+OWL_IMPORTS = ox.NamedNode(OWL + "imports")
+NAMED_INDIVIDUAL = ox.NamedNode(OWL + "NamedIndividual")
+#: what an RDF/XML property element's local name must be (an XML NCName, roughly)
+_LOCAL_NAME = re.compile(r"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*\Z")
 
 
 class HermitInconsistencyError(InconsistencyError):
@@ -45,30 +57,55 @@ class HermitInconsistencyError(InconsistencyError):
         super().__init__(f"{path}: HermiT: {detail}")
 
 
-def export_owl(ontology: rdflib.Graph, data: rdflib.Graph, out_dir: Path) -> dict[str, Path]:
-    """Write ``tdkg.owl`` (ontology) and ``tdkg-full.owl`` (ontology + data) as RDF/XML."""
-    full = full_rdfxml(ontology, data)      # first: a missing ontology header writes nothing
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"ontology": out_dir / ONTOLOGY_FILE, "full": out_dir / FULL_FILE}
-    write_atomic(paths["ontology"], to_rdfxml(ontology))
+Triples = Iterable[ox.Triple]
+
+
+class Exported(dict):
+    """The paths :func:`export_owl` wrote (``"ontology"``, ``"full"``), with the number of
+    triples of each file in ``triples``."""
+
+    triples: dict[str, int]
+
+
+def export_owl(ontology, data, out_dir: Path) -> Exported:
+    """Write ``tdkg.owl`` (ontology) and ``tdkg-full.owl`` (ontology + data) as RDF/XML.
+
+    ``ontology`` and ``data`` are lists of pyoxigraph triples (what the build parsed), or rdflib
+    graphs."""
+    ontology, data = triples_of(ontology), triples_of(data)
+    full, full_count = full_rdfxml(ontology, data, counted=True)   # first: a missing header
+    out_dir.mkdir(parents=True, exist_ok=True)                      # writes nothing
+    paths = Exported(ontology=out_dir / ONTOLOGY_FILE, full=out_dir / FULL_FILE)
+    own, own_count = to_rdfxml(ontology, counted=True)
+    write_atomic(paths["ontology"], own)
     write_atomic(paths["full"], full)
+    paths.triples = {"ontology": own_count, "full": full_count}
     return paths
 
 
-def full_rdfxml(ontology: rdflib.Graph, data: rdflib.Graph) -> bytes:
-    """Ontology and data as one RDF/XML ontology document (``tdkg-full.owl``)."""
-    return to_rdfxml(merge(ontology, data, ontology_header(ontology)))
+def full_rdfxml(ontology: Triples, data: Triples, counted: bool = False):
+    """Ontology and data as one RDF/XML ontology document (``tdkg-full.owl``); with
+    ``counted``, (document, number of triples)."""
+    ontology, data = triples_of(ontology), triples_of(data)
+    return to_rdfxml(merge(ontology, data, ontology_header(ontology)), counted)
 
 
-def named_individuals(graph: rdflib.Graph) -> set[rdflib.URIRef]:
+def named_individuals(triples: Triples) -> set[ox.NamedNode]:
     """IRIs that a class assertion types: the subject of an ``rdf:type`` whose object is not
     a built-in class of OWL, RDF or RDFS (``owl:Class``, ``owl:NamedIndividual``, …)."""
-    return {s for s, c in graph.subject_objects(RDF.type)
-            if isinstance(s, rdflib.URIRef) and not str(c).startswith(BUILT_IN)}
+    return {t.subject for t in triples if t.predicate == RDF_TYPE
+            and type(t.subject) is ox.NamedNode and not _built_in(t.object)}
 
 
-def export_documentation(ontology: rdflib.Graph, out_dir: Path) -> Path:
-    """Write the ontology's HTML documentation (``tdkg.html``, by :mod:`.ontology_html`) next to the OWL files."""
+def _built_in(term) -> bool:
+    return type(term) is ox.NamedNode and term.value.startswith(BUILT_IN)
+
+
+def export_documentation(ontology, out_dir: Path) -> Path:
+    """Write the ontology's HTML documentation (``tdkg.html``, by :mod:`.ontology_html`) next
+    to the OWL files; ``ontology`` as for :func:`export_owl`."""
+    from . import ontology_html  # Jinja and rdflib: only when a build writes the page
+
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ontology_html.HTML_FILE
     try:
@@ -79,52 +116,88 @@ def export_documentation(ontology: rdflib.Graph, out_dir: Path) -> Path:
     return path
 
 
-def ontology_header(graph: rdflib.Graph) -> rdflib.URIRef:
-    """The IRI of the graph's one ``owl:Ontology``; anything else is a BuildError."""
-    headers = set(graph.subjects(RDF.type, OWL.Ontology))
-    if len(headers) != 1 or not isinstance(next(iter(headers)), rdflib.URIRef):
-        raise BuildError(f"the ontology must have exactly one owl:Ontology IRI, found {headers}")
+def ontology_header(triples: Triples) -> ox.NamedNode:
+    """The IRI of the triples' one ``owl:Ontology``; anything else is a BuildError."""
+    headers = {t.subject for t in triples if t.predicate == RDF_TYPE and t.object == OWL_ONTOLOGY}
+    if len(headers) != 1 or type(next(iter(headers))) is not ox.NamedNode:
+        found = sorted(str(h) for h in headers)
+        raise BuildError(f"the ontology must have exactly one owl:Ontology IRI, found {found}")
     return next(iter(headers))
 
 
-def merge(ontology: rdflib.Graph, data: rdflib.Graph, header: rdflib.URIRef) -> rdflib.Graph:
+def merge(ontology: Triples, data: Triples, header: ox.NamedNode) -> list[ox.Triple]:
     """Ontology and data as one document under ``header``.
 
     A header the data brings along is dropped; its ``owl:imports`` of other ontologies
     move to ``header`` (an import of ``header`` itself is now pointless and goes).
     """
-    merged = new_graph(ontology, data)
-    for triple in ontology:
-        merged.add(triple)
-    data_headers = set(data.subjects(RDF.type, OWL.Ontology)) - {header}
-    for s, p, o in data:
-        if s not in data_headers:
-            merged.add((s, p, o))
-        elif p == OWL.imports and o != header:
-            merged.add((header, p, o))
-    merged.remove((header, OWL.imports, header))
-    return merged
+    data = triples_of(data)
+    data_headers = {t.subject for t in data if t.predicate == RDF_TYPE
+                    and t.object == OWL_ONTOLOGY} - {header}
+    merged = list(ontology)
+    if not data_headers:
+        merged += data
+    else:
+        for t in data:
+            if t.subject not in data_headers:
+                merged.append(t)
+            elif t.predicate == OWL_IMPORTS and t.object != header:
+                merged.append(ox.Triple(header, OWL_IMPORTS, t.object))
+    pointless = ox.Triple(header, OWL_IMPORTS, header)
+    return [t for t in merged if t != pointless]
 
 
-def new_graph(*sources: rdflib.Graph) -> rdflib.Graph:
-    """An empty graph with the project's prefixes and those of ``sources`` bound."""
-    graph = rdflib.Graph(bind_namespaces="core")
-    for source in sources:
-        for prefix, iri in source.namespaces():
-            graph.bind(prefix, iri, override=False)
-    for prefix, iri in ns.PREFIXES.items():
-        graph.bind(prefix, iri, override=True, replace=True)
-    return graph
+def to_rdfxml(triples: Triples, counted: bool = False):
+    """The triples as RDF/XML (Oxigraph's serializer), with the project's prefixes and every
+    named individual declared; each subject's triples are written as one element, and a triple
+    given twice once. With ``counted``, (document, number of triples written)."""
+    triples = triples_of(triples)
+    _check_predicates(triples)
+    grouped = list(_grouped(triples, named_individuals(triples)))
+    document = ox.serialize(grouped, format=ox.RdfFormat.RDF_XML, prefixes=ns.PREFIXES)
+    return (document, len(grouped)) if counted else document
 
 
-def to_rdfxml(graph: rdflib.Graph) -> bytes:
-    """``graph`` as RDF/XML, with the project's prefixes and every named individual declared."""
-    out = new_graph(graph)
-    for triple in graph:
-        out.add(triple)
-    for individual in named_individuals(graph):
-        out.add((individual, RDF.type, OWL.NamedIndividual))
-    return out.serialize(format=RDFXML_FORMAT, encoding="utf-8")
+def _grouped(triples: list[ox.Triple], individuals: set[ox.NamedNode]) -> Iterator[ox.Triple]:
+    """The triples, each distinct one once, by subject in the order subjects first appear,
+    each individual's ``owl:NamedIndividual`` declaration with its other triples."""
+    by_subject: dict[object, list[ox.Triple]] = {}
+    seen: set[ox.Triple] = set()
+    for t in triples:
+        if t in seen:
+            continue
+        seen.add(t)
+        group = by_subject.get(t.subject)
+        if group is not None:
+            group.append(t)
+            continue
+        group = by_subject[t.subject] = [t]
+        if t.subject in individuals:        # after the first: it names the element
+            declaration = ox.Triple(t.subject, RDF_TYPE, NAMED_INDIVIDUAL)
+            if declaration not in seen:
+                group.append(declaration)
+                seen.add(declaration)
+    for group in by_subject.values():
+        yield from group
+
+
+def _check_predicates(triples: list[ox.Triple]) -> None:
+    """RDF/XML writes a property as an XML element: its IRI must end in an XML name."""
+    for p in {t.predicate for t in triples}:
+        local = re.split(r"[#/:]", p.value)[-1]
+        if not _LOCAL_NAME.match(local):
+            raise BuildError(f"the property <{p.value}> cannot be written as RDF/XML: its IRI "
+                             f"does not end in an XML name")
+
+
+def triples_of(source) -> list[ox.Triple]:
+    """pyoxigraph triples of a list of them (returned as it is) or of an rdflib graph."""
+    if isinstance(source, list):
+        return source
+    if hasattr(source, "namespace_manager"):        # an rdflib graph (tests, older callers)
+        from .convert import to_ox_term
+        return [ox.Triple(*(to_ox_term(x) for x in t)) for t in source]
+    return list(source)
 
 
 def write_atomic(path: Path, content: bytes) -> None:
