@@ -60,8 +60,19 @@ NODE_KIND = {
     SH.BlankNodeOrLiteral: "(isBlank({v}) || isLiteral({v}))",
     SH.IRIOrLiteral: "(isIRI({v}) || isLiteral({v}))",
 }
-TYPE_PATH = ("<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>/"
-             "<http://www.w3.org/2000/01/rdf-schema#subClassOf>*")
+#: ``?x p* C`` (C a constant) in a query becomes this marker; :func:`resolve_closures` spells it
+#: out as ``VALUES ?x { ... }`` (or, where ?x is bound by the same group, ``FILTER (?x IN (...))``)
+#: with the nodes the store gives for ``?x p* C``, computed once: the same solutions, but
+#: Oxigraph evaluates a path with a fixed end again for each binding, which costs much more
+CLOSURE = "@@closure {kind} {var} <{p}> <{c}>@@"
+CLOSURE_MARK = re.compile(r"@@closure (values|in) (\S+) <([^>]+)> <([^>]+)>@@")
+RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+
+
+def instance(var: str, cls, kind: str, fresh: str) -> str:
+    """The pattern "``var`` is a SHACL instance of ``cls``" (rdf:type/rdfs:subClassOf*)."""
+    return (f"{var} {RDF_TYPE} {fresh} . "
+            + CLOSURE.format(kind=kind, var=fresh, p=RDFS.subClassOf, c=cls))
 #: datatypes whose literals Oxigraph checks (and stores in canonical form); a literal of one of
 #: these that Oxigraph cannot cast is ill-formed to Oxigraph, and rdflib is asked for the verdict
 CASTABLE = {XSD[n] for n in ("integer", "decimal", "double", "float", "boolean", "dateTime",
@@ -85,6 +96,9 @@ class Check:
     severity: rdflib.term.Node
     message: str | None
     datatype: rdflib.term.Node | None = None   # sh:datatype checks re-judge ill-formed values
+    #: several value-type components in one query: (component, datatype) for each, whose
+    #: verdicts the rows carry as ?b0, ?b1, ... (true: the value fails that component)
+    parts: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +177,7 @@ class Compiler:
     def _targets(self, shape, this: str) -> str:
         parts = []
         for c in self.g.objects(shape, SH.targetClass):
-            parts.append(f"{{ {this} {TYPE_PATH} {term(c)} }}")
+            parts.append("{ " + instance(this, c, "values", self._var("class")) + " }")
         nodes = list(self.g.objects(shape, SH.targetNode))
         if nodes:
             parts.append(f"{{ VALUES {this} {{ {' '.join(term(n) for n in nodes)} }} }}")
@@ -179,7 +193,7 @@ class Compiler:
     def bad_value(self, p, o, v: str) -> str:
         """A SPARQL expression, true when the value node ``v`` fails constraint ``p o``."""
         if p == SH["class"]:
-            return f"NOT EXISTS {{ {v} {TYPE_PATH} {term(o)} }}"
+            return "NOT EXISTS { " + instance(v, o, "in", self._var("class")) + " }"
         if p == SH.datatype:
             if o == RDF.langString:
                 return f"!(isLiteral({v}) && lang({v}) != \"\")"
@@ -299,12 +313,23 @@ class Compiler:
                 value_is_focus, severity, message or self._message(shape), datatype))
 
         value_conditions = self._value_conditions(shape, "?value")
-        for p, cond in value_conditions:
+        values = f"BIND ({this} AS ?value)" if path is None else f"{this} {path} ?value ."
+        for p, cond in value_conditions[:1] if len(value_conditions) == 1 else []:
             datatype = self.g.value(shape, SH.datatype) if p == SH.datatype else None
-            if path is None:
-                add(p, f"BIND ({this} AS ?value) FILTER ({cond})", True, True, datatype)
-            else:
-                add(p, f"{this} {path} ?value . FILTER ({cond})", True, False, datatype)
+            add(p, f"{values} FILTER ({cond})", True, path is None, datatype)
+        if len(value_conditions) > 1:
+            # one pass over the value nodes for all of them, each verdict computed once
+            flags = [f"?b{i}" for i in range(len(value_conditions))]
+            binds = " ".join(f"BIND (({cond}) AS {f})"
+                             for (_, cond), f in zip(value_conditions, flags))
+            add(value_conditions[0][0],
+                f"{values} {binds} FILTER ({' || '.join(flags)})", True, path is None)
+            checks[-1] = dataclasses.replace(
+                checks[-1], query=checks[-1].query.replace(
+                    " ?value WHERE {", " ?value " + " ".join(flags) + " WHERE {", 1),
+                parts=tuple((str(SH[COMPONENT[p] + "ConstraintComponent"]),
+                             self.g.value(shape, SH.datatype) if p == SH.datatype else None)
+                            for p, _ in value_conditions))
         if path is None:
             for h in self.g.objects(shape, SH.hasValue):
                 add(SH.hasValue, f"FILTER (!sameTerm({this}, {term(h)}))", True, True)
@@ -323,6 +348,7 @@ class Compiler:
             for q in self.g.objects(shape, SH.disjoint):
                 add(SH.disjoint, f"{this} {path} ?value . {this} {term(q)} ?value", True, False)
         for nested in self.g.objects(shape, SH.property):
+            self._check_supported(nested)
             raise Unsupported(f"sh:property {nested} on a top-level shape (results of its own)")
         for constraint in self.g.objects(shape, SH.sparql):
             checks.append(self._sparql(shape, constraint, targets, severity))
@@ -337,10 +363,10 @@ class Compiler:
         if select is None:
             raise Unsupported(f"a SPARQL constraint of {shape} without sh:select")
         text = str(select)
-        prefixes = "".join(
-            f"PREFIX {self.g.value(d, SH.prefix)}: <{self.g.value(d, SH.namespace)}>\n"
-            for src in self.g.objects(constraint, SH.prefixes)
-            for d in self.g.objects(src, SH.declare))
+        declared = {str(self.g.value(d, SH.prefix)): str(self.g.value(d, SH.namespace))
+                    for src in self.g.objects(constraint, SH.prefixes)
+                    for d in self.g.objects(src, SH.declare)}
+        prefixes = "".join(f"PREFIX {k}: <{v}>\n" for k, v in declared.items())
         # the outer group gets the targets joined in, which binds $this as pre-binding would,
         # as long as $this is not used inside a sub-select (whose variables are its own)
         outer = re.search(r"\bWHERE\s*\{", text, re.IGNORECASE)
@@ -352,12 +378,72 @@ class Compiler:
         projected = set(re.findall(r"[$?](\w+)", head))
         if "this" not in projected:
             raise Unsupported(f"the SPARQL constraint of {shape} does not select $this")
-        body = text[outer.end():]
+        body = rewrite_closures(text[outer.end():], declared, self._var)
         query = (prefixes + head.replace("$this", "?this") + "WHERE { " + targets + " "
                  + body.replace("$this", "?this"))
         has_value = "value" in projected
         return Check(shape, str(SH.SPARQLConstraintComponent), None, query, has_value,
                      not has_value, severity, self._message(shape, constraint))
+
+
+_TERM = r"(?:<[^<>\s]+>|[A-Za-z][\w.-]*:[\w-]*|:[\w-]*)"
+_VAR = r"[?$]\w+"
+#: a whole triple pattern ``?x p* C`` or ``?x a/p* C`` (C a constant): after "{" or ".", and
+#: before "." or "}", so that it is not part of a predicate-object list
+_CLOSURE_TRIPLE = re.compile(
+    rf"(?<=[{{.])(\s*)({_VAR})\s+(?:(a|{_TERM})/)?({_TERM})\*\s+({_TERM})(?=\s*[.}}])")
+
+
+def rewrite_closures(text: str, prefixes: dict[str, str], fresh) -> str:
+    """``?x p* C`` and ``?x rdf:type/p* C`` triple patterns of a SPARQL query as closure
+    markers (see :data:`CLOSURE`); anything else is left as written."""
+    def iri(t: str) -> str | None:
+        if t.startswith("<"):
+            return t[1:-1]
+        prefix, _, local = t.partition(":")
+        return prefixes[prefix] + local if prefix in prefixes else None
+
+    def replace(m: re.Match) -> str:
+        space, var, first, path, cls = m.groups()
+        p, c = iri(path), iri(cls)
+        typed = first is None or first == "a" or iri(first) == str(RDF.type)
+        if p is None or c is None or not typed:
+            return m.group(0)
+        if first is None:
+            kind = "in" if _bound_beside(text, m.start(), m.end(), var) else "values"
+            return space + CLOSURE.format(kind=kind, var=var, p=p, c=c)
+        t = fresh("class")      # bound right here, so a filter on it is the same
+        return (f"{space}{var} {RDF_TYPE} {t} . "
+                + CLOSURE.format(kind="in", var=t, p=p, c=c))
+    return _CLOSURE_TRIPLE.sub(replace, text)
+
+
+def _bound_beside(text: str, start: int, end: int, var: str) -> bool:
+    """Whether ``var`` occurs in a triple pattern of the group holding ``text[start:end]``
+    outside that span (not in a nested group nor in parentheses): then a FILTER on it gives the
+    same solutions as the VALUES table, and Oxigraph evaluates it faster."""
+    depth, i = 0, start - 1
+    while i >= 0 and not (text[i] == "{" and depth == 0):
+        depth += {"}": 1, "{": -1}.get(text[i], 0)
+        i -= 1
+    depth, j = 0, end
+    while j < len(text) and not (text[j] == "}" and depth == 0):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        j += 1
+    if i < 0 or j >= len(text):
+        return False
+    outside, depth = [], 0
+    for k in itertools.chain(range(i + 1, start), range(end, j)):
+        ch = text[k]
+        if ch in "{(":
+            depth += 1
+        elif ch in "})":
+            depth -= 1
+        elif depth == 0:
+            outside.append(ch)
+        if k == start - 1:
+            outside.append(" ")
+    return re.search(rf"(?<![\w?$]){re.escape(var)}(?!\w)", "".join(outside)) is not None
 
 
 def render_path(g: rdflib.Graph, node) -> str:
@@ -426,27 +512,47 @@ class Rewritten:
         return sorted(forms, key=str)
 
 
+#: the object of an N-Triples line (as pyoxigraph writes them): a literal of a datatype that
+#: Oxigraph stores as a value, unless its lexical form is already canonical (integer, decimal)
+_SUSPECT = re.compile(
+    rb'"(?!-?(?:0|[1-9][0-9]*)"\^\^<http://www\.w3\.org/2001/XMLSchema#integer>)'
+    rb'(?!-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?"\^\^<http://www\.w3\.org/2001/XMLSchema#decimal>)'
+    rb'(?:[^"\\\n]|\\.)*"\^\^<http://www\.w3\.org/2001/XMLSchema#(?:'
+    + "|".join(sorted(n.rsplit("#", 1)[1] for n in NATIVE)).encode() + rb')> \.$',
+    re.MULTILINE)
+
+
+def _suspect_lines(text: bytes) -> bytes:
+    lines = []
+    for m in _SUSPECT.finditer(text):
+        lines.append(text[text.rfind(b"\n", 0, m.start()) + 1:m.end()])
+    return b"\n".join(lines)
+
+
+#: an N-Triples line with a blank node as subject or object
+_BLANK_LINE = re.compile(rb"^(?:_:[^\n]*|[^\n]* _:[^\s<>\"]+ \.)\n", re.MULTILINE)
+
+
 def load_store(*graphs: Iterable[ox.Triple]) -> tuple[ox.Store, Rewritten]:
     """An in-memory store holding the triples, and what Oxigraph rewrote on the way in.
-    Raises :class:`Collapsed` when two written literals became one stored triple."""
+    Raises :class:`Collapsed` when two written literals became one stored triple.
+
+    The triples go in as N-Triples written by pyoxigraph (faster than making a Quad of each in
+    Python); the same text is searched for literals that Oxigraph may store in another form."""
+    text = ox.serialize(itertools.chain(*graphs), format=ox.RdfFormat.N_TRIPLES)
     store = ox.Store()
-    suspects = []
-    quads = []
-    for triples in graphs:
-        for t in triples:
-            o = t.object
-            if type(o) is ox.Literal:
-                dt = o.datatype.value
-                if dt in NATIVE:
-                    pattern = CANONICAL.get(dt)
-                    if pattern is None or not pattern.fullmatch(o.value):
-                        suspects.append(t)
-            quads.append(ox.Quad(t.subject, t.predicate, o))
-    store.bulk_extend(quads)
-    del quads
+    if b"_:" in text:
+        # Store.load renames blank nodes; the results must name them as the sources do
+        blank = b"".join(_BLANK_LINE.findall(text))
+        store.bulk_extend(q for q in ox.parse(blank, format=ox.RdfFormat.N_TRIPLES))
+        store.load(_BLANK_LINE.sub(b"", text), format=ox.RdfFormat.N_TRIPLES, lenient=True)
+    else:
+        store.load(text, format=ox.RdfFormat.N_TRIPLES, lenient=True)
     rewritten = Rewritten()
-    if not suspects:
+    lines = _suspect_lines(text)
+    if not lines:
         return store, rewritten
+    suspects = [q.triple for q in ox.parse(lines, format=ox.RdfFormat.N_TRIPLES)]
     scratch = ox.Store()
     scratch.bulk_extend(ox.Quad(ox.NamedNode(f"urn:x:{i}"), t.predicate, t.object)
                         for i, t in enumerate(suspects))
@@ -455,13 +561,14 @@ def load_store(*graphs: Iterable[ox.Triple]) -> tuple[ox.Store, Rewritten]:
     for i, t in enumerate(suspects):
         if stored[i] != t.object:
             written.setdefault((t.subject, t.predicate, stored[i]), set()).add(t.object)
-    if written:
-        subjects = {k[0] for k in written}
-        for triples in graphs:      # a second look, only at the subjects concerned
+    if written:     # which of them were also written in canonical form (not a suspect line)
+        subjects = {s for s, _, _ in written}
+        for triples in graphs:
             for t in triples:
-                key = (t.subject, t.predicate, t.object)
-                if t.subject in subjects and key in written:
-                    written[key].add(t.object)
+                if t.subject in subjects:
+                    forms = written.get((t.subject, t.predicate, t.object))
+                    if forms is not None:
+                        forms.add(t.object)
     for (s, p, value), forms in written.items():
         if len(forms) > 1:
             raise Collapsed(f"{s} {p}: {sorted(map(str, forms))} are one value to Oxigraph")
@@ -470,21 +577,43 @@ def load_store(*graphs: Iterable[ox.Triple]) -> tuple[ox.Store, Rewritten]:
     return store, rewritten
 
 
+def resolve_closures(queries: list[str], store: ox.Store) -> list[str]:
+    """The queries with each closure marker spelt out from the store."""
+    wanted = sorted({(m.group(3), m.group(4)) for q in queries
+                     for m in CLOSURE_MARK.finditer(q)})
+    nodes: dict[tuple[str, str], list[str]] = {}
+    for p, c in wanted:
+        nodes[(p, c)] = sorted({str(row["x"]) for row in store.query(
+            f"SELECT ?x WHERE {{ ?x <{p}>* <{c}> }}")})
+
+    def spell(m: re.Match) -> str:
+        kind, var, found = m.group(1), m.group(2), nodes[(m.group(3), m.group(4))]
+        if kind == "in":
+            return f"FILTER ({var} IN ({', '.join(found)}))"
+        return f"VALUES {var} {{ {' '.join(found)} }}"
+    return [CLOSURE_MARK.sub(spell, q) for q in queries]
+
+
 def run(compiler: Compiler, store: ox.Store, rewritten: Rewritten) -> list[Result]:
     results: list[Result] = []
     paths = {}
-    for check in compiler.checks:
+    queries = resolve_closures([c.query for c in compiler.checks], store)
+    for check, query in zip(compiler.checks, queries):
         if check.path is not None and check.path not in paths:
             paths[check.path] = compiler.path(check.path)
-        for row in store.query(check.query):
+        parts = check.parts or ((check.component, check.datatype),)
+        for row in store.query(query):
             focus = row["this"]
             value = row["value"] if check.has_value else (focus if check.value_is_focus else None)
-            if check.datatype is not None and not _ill_typed(value, check.datatype):
-                continue
-            for original in rewritten.originals(focus, value):
-                results.append(Result(
-                    focus, paths.get(check.path), original, check.component, str(check.shape),
-                    str(check.severity), check.message))
+            for i, (component, datatype) in enumerate(parts):
+                if check.parts and row[f"b{i}"].value != "true":
+                    continue
+                if datatype is not None and not _ill_typed(value, datatype):
+                    continue
+                for original in rewritten.originals(focus, value):
+                    results.append(Result(
+                        focus, paths.get(check.path), original, component, str(check.shape),
+                        str(check.severity), check.message))
     return results
 
 

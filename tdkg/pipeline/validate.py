@@ -132,24 +132,30 @@ def pyshacl_results(report_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> l
     return out
 
 
-def report(results: list[Result], limit: int = REPORT_MAX) -> str:
-    """A readable list: one block per result (shape, focus node, path, value, message),
-    sorted, at most ``limit`` of them."""
+def report(results: list[Result], limit: int = REPORT_MAX, per_shape: int = 10) -> str:
+    """A readable report: per shape and constraint component, how many results and the shape's
+    message, then the results (focus node, path, value), at most ``per_shape`` for each and
+    ``limit`` in all."""
     def short(iri: str) -> str:
-        for prefix, ns in (("tdsh:", "https://w3id.org/tdkg/shapes#"),
-                           ("sh:", str(SH))):
+        for prefix, ns in (("tdsh:", "https://w3id.org/tdkg/shapes#"), ("sh:", str(SH))):
             if iri.startswith(ns):
                 return prefix + iri[len(ns):]
         return f"<{iri}>"
-    ordered = sorted(results, key=lambda r: (r.shape, str(r.focus), str(r.value), r.component))
-    lines = []
-    for r in ordered[:limit]:
-        component = short(r.component).replace("ConstraintComponent", "")
-        lines.append(f"- {short(r.shape)} ({component}) focus node {r.focus}"
-                     + (f", path {r.path}" if r.path else "")
-                     + (f", value {r.value}" if r.value is not None else ""))
-        if r.message:
-            lines.append(f"    {r.message}")
-    if len(ordered) > limit:
-        lines.append(f"... and {len(ordered) - limit} more")
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.shape, r.component), []).append(r)
+    lines, shown = [], 0
+    for (shape, component), group in sorted(groups.items()):
+        group.sort(key=lambda r: (str(r.focus), str(r.value)))
+        name = short(component).replace("ConstraintComponent", "")
+        lines.append(f"{short(shape)} ({name}): {len(group)} result(s)")
+        if group[0].message:
+            lines.append(f"  {group[0].message}")
+        listed = group[:max(0, min(per_shape, limit - shown))]
+        for r in listed:
+            lines.append(f"  - focus node {r.focus}" + (f", path {r.path}" if r.path else "")
+                         + (f", value {r.value}" if r.value is not None else ""))
+        shown += len(listed)
+        if len(group) > len(listed):
+            lines.append(f"  ... and {len(group) - len(listed)} more")
     return "\n".join(lines)
