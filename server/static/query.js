@@ -238,6 +238,8 @@
         ...column,
         type: numeric ? "num" : "string",
         className: numeric ? "tdkg-num" : "",
+        // a column of (short) numbers stays as wide as its heading, which it is aligned with
+        ...(numeric ? { width: `${name.length + 3}ch` } : {}),
         render: (data, type, row, meta) => {
           if (data === "" || !data || (type !== "sort" && type !== "filter")) {
             return render(data, type, row, meta);
