@@ -45,6 +45,9 @@ AGREEMENT_CLASSES = (("ArmsDeal", 0.70), ("TechnologyTransferAgreement", 0.15),
 STATUSES = (("reported", 0.75), ("claimed", 0.10), ("speculative", 0.06), ("implied", 0.05),
             ("officiallyDenied", 0.04))
 CURRENCIES = (("USD", 0.8), ("EUR", 0.2))
+#: status → the property that names who makes the claim or denies it, and the agent named
+VOICED = {"claimed": "claimedBy", "officiallyDenied": "deniedBy"}
+VOICE = "<" + TDI + "state-1>"
 
 # --- shape parameters ---------------------------------------------------------------------------
 TRIPLES_PER_ENTITY = 40        # one entity (actor or system) per ~40 triples of the whole graph
@@ -155,7 +158,12 @@ def fact_triples(rng: random.Random, node: str, cls: str, label: str,
     yield node, iri(RDF_TYPE), term(cls)
     yield node, iri(RDFS_LABEL), literal(label)
     yield node, term("statedIn"), docs.pick(rng)
-    yield node, term("status"), term(weighted(rng, STATUSES))
+    status = weighted(rng, STATUSES)
+    yield node, term("status"), term(status)
+    # the shapes ask a claimed fact for its voice and a denied one for the denier (any labelled
+    # agent: always the first state, so that the random choices stay those of earlier versions)
+    if status in VOICED:
+        yield node, term(VOICED[status]), VOICE
 
 
 class Generator:
