@@ -51,9 +51,10 @@ def create_app(settings: Settings) -> Flask:
     errors.register(app)
     logging.getLogger("tdkg").setLevel(logging.INFO)
     threading.Thread(target=_warm, args=(app.config["TDKG_LIVE"],), daemon=True).start()
-    if not settings.updates_enabled and settings.cache_entries > 0:
+    if not settings.updates_enabled:     # over a writable store every query goes through Flask
         app.wsgi_app = ReplayCachedGets(app.wsgi_app, settings.store_root,
-                                        AnswerCache(settings.cache_entries))
+                                        AnswerCache(settings.cache_entries), settings,
+                                        app.config["TDKG_LIVE"], app.config["TDKG_CACHE"])
     app.wsgi_app = BoundedRequests(app.wsgi_app, settings.timeout)
     return app
 

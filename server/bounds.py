@@ -55,7 +55,12 @@ def deadline() -> float:
 
 def client_gone() -> bool:
     """Whether the current request's client has closed its end of the connection."""
-    sock = request.environ.get("gunicorn.socket")
+    return client_gone_from(request.environ)
+
+
+def client_gone_from(environ: dict) -> bool:
+    """:func:`client_gone` for the request of a WSGI ``environ`` (no Flask request needed)."""
+    sock = environ.get("gunicorn.socket")
     if sock is None:
         return False
     try:

@@ -1,12 +1,24 @@
-"""A WSGI layer in front of Flask that answers repeated ``GET /sparql?query=…`` from memory.
+"""A WSGI layer in front of Flask for the commonest request: ``GET /sparql?query=…``.
 
-The graph changes only when a build is published, so a finished answer can be replayed byte for
-byte until then. Entries are keyed on the published build, the raw query string, the Accept
-header and whether the request is cross-origin (which decides the CORS headers); a new build
-makes every older entry unreachable. Skipping Flask's routing and request parsing is what lets
-a cheap query keep up with the Oxigraph server. Responses are only stored when the endpoint
-marks them cacheable (a successful query); the log line and Server-Timing header are the same as
-for any other request.
+Two things happen here, before Flask's routing and request objects (which cost about 1 ms of
+CPU per request, several times what running a cheap query costs):
+
+* **Replay.** The graph changes only when a build is published, so a finished answer is replayed
+  byte for byte until then. Entries are keyed on the published build, the raw query string, the
+  Accept header and whether the request is cross-origin; a new build makes every older entry
+  unreachable. Only answers the endpoint marks cacheable (a successful query) are stored.
+* **Direct queries.** A query the cache cannot answer, sent with nothing but ``query=`` (any
+  ``Accept``, ``Cache-Control: no-cache`` included), is checked, negotiated and run here with the
+  very functions the endpoint uses: the SERVICE/LOAD check and the size and nesting limits
+  (:mod:`.guard`), the format (:mod:`.formats`), the dataset (:mod:`.dataset`), the answer cache
+  and the killable query workers (:mod:`.pool`) under the request's deadline, with the result
+  cap. Anything else (other parameters, POST, a refused or malformed query, a format it cannot
+  give, a federated query) goes to Flask unchanged; so does a query whose run failed, carrying
+  what the worker said (:data:`RAN`) so that the endpoint answers with its usual error and the
+  query is not run twice.
+
+Every answer has the same status, body and headers (CORS, ``Vary``, ``TDKG-Result-Limit``,
+``TDKG-Truncated``, ``Server-Timing``) and the same log line as the endpoint would give.
 """
 from __future__ import annotations
 
@@ -15,40 +27,139 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import parse_qs
 
+from tdkg import namespaces as ns
+from tdkg.settings import Settings
+
+from . import bounds, dataset, guard
 from .cache import AnswerCache
+from .errors import EndpointError
+from .formats import BY_NAME, accepted_for, negotiate, offered_for
 
 log = logging.getLogger("tdkg.access")
 PATHS = ("/sparql", "/sparql/")
 CACHEABLE = "tdkg.cacheable"
+#: in the WSGI environ: what running the query gave (an exception of :mod:`.pool` or an error
+#: outcome), for the endpoint to report instead of running it again
+RAN = "tdkg.ran"
+#: test-only: skip the SERVICE/LOAD check, to show that the confined workers hold on their own
+UNCHECKED_FOR_TESTS = "TDKG_TEST_UNCHECKED_SERVICE"
+TEXT_TYPES = ("text/csv", "text/tab-separated-values", "text/turtle", "application/n-triples")
+CORS = [("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Expose-Headers", "Server-Timing, TDKG-Result-Limit, TDKG-Truncated")]
 
 
 class ReplayCachedGets:
-    def __init__(self, app: Callable, store_root: Path, cache: AnswerCache):
+    def __init__(self, app: Callable, store_root: Path, cache: AnswerCache,
+                 settings: Settings | None = None, live=None, answers: AnswerCache | None = None):
         self.app, self.link, self.cache = app, store_root / "current", cache
+        self.settings, self.live, self.answers = settings, live, answers
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
-        key = self._key(environ)
-        if key is None:
+        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in PATHS \
+                or "query=" not in environ.get("QUERY_STRING", ""):
             return self.app(environ, start_response)
-        hit = self.cache.get(key)
-        if hit is not None:
-            return self._replay(hit, environ, start_response, started)
-        return self._record(key, environ, start_response)
+        key = self._key(environ)
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return self._replay(hit, environ, start_response, started)
+        answer = self._direct(environ, started, use_cache=key is not None)
+        if answer is None:
+            return self._record(key, environ, start_response) if key is not None \
+                else self.app(environ, start_response)
+        status, headers, body = answer
+        if key is not None:
+            self.cache.put(key, (status, headers, body), len(body))
+        timing = environ["tdkg.timing"]
+        start_response(status, headers + [("Server-Timing", timing)])
+        return [body]
 
     def _key(self, environ: dict) -> tuple | None:
-        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in PATHS:
-            return None
-        query_string = environ.get("QUERY_STRING", "")
-        if "query=" not in query_string or "no-cache" in environ.get("HTTP_CACHE_CONTROL", ""):
+        if "no-cache" in environ.get("HTTP_CACHE_CONTROL", ""):
             return None
         try:
             build = os.readlink(self.link)
         except OSError:
             return None
-        return (build, environ["PATH_INFO"], query_string, environ.get("HTTP_ACCEPT", ""),
-                "HTTP_ORIGIN" in environ)
+        return (build, environ["PATH_INFO"], environ["QUERY_STRING"],
+                environ.get("HTTP_ACCEPT", ""), "HTTP_ORIGIN" in environ)
+
+    # --- direct queries -----------------------------------------------------------------------
+    def _direct(self, environ: dict, started: float, use_cache: bool) -> tuple | None:
+        """(status, headers, body) of a query answered here, or None to let Flask answer."""
+        config = self.settings
+        if config is None or self.live is None or os.environ.get(UNCHECKED_FOR_TESTS) == "1":
+            return None
+        params = parse_qs(environ["QUERY_STRING"], keep_blank_values=True)
+        if list(params) != ["query"] or len(params["query"]) != 1:
+            return None
+        text = params["query"][0]
+        if len(text.encode()) > config.max_query:
+            return None
+        try:
+            checked = guard.check(text, update=False, allowlist=config.service_allowlist,
+                                  predeclared=ns.PREFIXES, max_depth=config.max_depth)
+        except EndpointError:
+            return None
+        if checked.remote:
+            return None
+        form = checked.form
+        fmt = negotiate(offered_for(form), environ.get("HTTP_ACCEPT"), (), accepted_for(form))
+        if fmt is None:
+            return None
+        try:
+            live = self.live.snapshot()
+        except EndpointError:
+            return None
+        default, named = dataset.query_dataset(checked.names_dataset, [], [], True,
+                                               dataset.layout_of(live.info))
+        job = {"op": "query", "text": text, "base_iri": _base_url(environ),
+               "default_graph": default, "named_graphs": named, "fmt": fmt.name,
+               "cap": config.max_results, "prefixes": ns.PREFIXES}
+        key = (live.build_id, live.generation, text, _frozen(default), _frozen(named), fmt.name,
+               job["base_iri"])
+        result = self.answers.get(key) if use_cache and self.answers is not None else None
+        cache = "hit" if result is not None else ("miss" if use_cache else "bypass")
+        elapsed = None
+        if result is None:
+            try:
+                outcome = live.pool.call(job, environ.get(bounds.DEADLINE) or
+                                         time.monotonic() + config.timeout,
+                                         lambda: bounds.client_gone_from(environ))
+            except Exception as err:  # noqa: BLE001 - the endpoint reports every failure
+                environ[RAN] = err
+                return None
+            if outcome[0] != "ok":
+                environ[RAN] = outcome
+                return None
+            result, elapsed = outcome[1], outcome[1]["elapsed"]
+            if self.answers is not None:
+                self.answers.put(key, result, len(result["body"]))
+        return self._respond(environ, result, cache, elapsed, started)
+
+    def _respond(self, environ: dict, result: dict, cache: str, elapsed: float | None,
+                 started: float) -> tuple:
+        media = BY_NAME[result["fmt"]].media_type
+        if media.startswith("text/") or media in TEXT_TYPES:
+            media += "; charset=utf-8"
+        body = result["body"]
+        headers = [("Content-Type", media), ("Content-Length", str(len(body))),
+                   ("TDKG-Result-Limit", str(self.settings.max_results))]
+        if result["truncated"]:
+            headers.append(("TDKG-Truncated", f"true; returned={result['count']}"))
+        headers += [("Vary", "Accept")] + CORS
+        total = (time.perf_counter() - started) * 1000
+        timing = [f"total;dur={total:.2f}"]
+        if elapsed is not None:
+            timing.append(f"exec;dur={elapsed * 1000:.2f}")
+        environ["tdkg.timing"] = ", ".join(timing + [f"cache;desc={cache}"])
+        log.info("%s GET %s?%s 200 %.1fms cache=%s rows=%s", environ.get("REMOTE_ADDR"),
+                 environ["PATH_INFO"], environ["QUERY_STRING"][:200], total, cache,
+                 result["count"])
+        return "200 OK", headers, body
 
     def _replay(self, hit: tuple, environ: dict, start_response: Callable, started: float):
         status, headers, body = hit
@@ -72,3 +183,14 @@ class ReplayCachedGets:
             self.cache.put(key, (captured[0], headers, body), len(body))
             return [body]
         return chunks
+
+
+def _base_url(environ: dict) -> str:
+    """The request's URL without its query string, as Flask's ``request.base_url`` gives it."""
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}" \
+           f"{environ['PATH_INFO']}"
+
+
+def _frozen(graphs: list[str] | None) -> tuple | None:
+    return None if graphs is None else tuple(graphs)
