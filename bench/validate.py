@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "bench" / "generate.py"
 DATA_DIR = ROOT / "bench" / "data"
 SHAPES = ROOT / "ontology" / "shapes.ttl"
-#: pyshacl is not run above this many data triples unless asked (it takes minutes at 100k)
+#: pyshacl and pyrudof are not run above this many data triples unless asked (pyshacl takes
+#: minutes at 100k; pyrudof needs about 1 GiB at 100k, and grows with the data)
 PYSHACL_MAX = 100_000
 
 
@@ -80,7 +81,8 @@ def child(engine: str, files: list[Path]) -> dict:
     return {"engine": figures.get("engine", engine), "seconds": round(seconds, 2),
             "cpu_seconds": round(cpu, 2), "rss_before_mb": before, "peak_rss_mb": peak,
             "results": count, "triples": len(sources.ontology) + len(sources.data),
-            "constraints": figures.get("constraints"), "fallback": figures.get("fallback")}
+            "constraints": figures.get("constraints"), "processes": figures.get("processes", 1),
+            "fallback": figures.get("fallback")}
 
 
 def run_pyrudof(ontology, data) -> tuple[int, dict]:
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", default="fast,pyshacl,pyrudof")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per child")
     ap.add_argument("--pyshacl-max", type=parse_size, default=PYSHACL_MAX,
-                    help="largest synthetic size pyshacl runs on")
+                    help="largest synthetic size pyshacl and pyrudof run on")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                     import pyrudof  # noqa: F401
                 except ImportError:
                     continue
-            if engine == "pyshacl" and size != "seed" and parse_size(size) > args.pyshacl_max:
+            if engine in ("pyshacl", "pyrudof") and size != "seed" \
+                    and parse_size(size) > args.pyshacl_max:
                 row = {"engine": engine, "status": f"not run (above {args.pyshacl_max:,})"}
             else:
                 row = measure(engine, files, args.timeout)

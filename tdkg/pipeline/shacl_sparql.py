@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
+import pickle
 import re
+import threading
 from collections.abc import Iterable
 
 import pyoxigraph as ox
@@ -594,19 +597,31 @@ def resolve_closures(queries: list[str], store: ox.Store) -> list[str]:
     return [CLOSURE_MARK.sub(spell, q) for q in queries]
 
 
-def run(compiler: Compiler, store: ox.Store, rewritten: Rewritten) -> list[Result]:
+#: from this many triples on, the queries are shared with one forked child process
+PARALLEL_MIN = 200_000
+
+
+def run(compiler: Compiler, store: ox.Store, rewritten: Rewritten,
+        workers: int = 1) -> list[Result]:
+    """Every validation result. With ``workers`` 2 the queries are shared between this process
+    and a forked copy of it (the store's memory is shared copy-on-write), which halves the
+    time of this step on two free cores."""
+    queries = resolve_closures([c.query for c in compiler.checks], store)
+    jobs = list(zip(compiler.checks, queries))
+    rows = _rows_parallel(store, jobs) if workers > 1 else None
+    if rows is None:
+        rows = [_rows(store, check, query) for check, query in jobs]
     results: list[Result] = []
     paths = {}
-    queries = resolve_closures([c.query for c in compiler.checks], store)
-    for check, query in zip(compiler.checks, queries):
+    for (check, _), found in zip(jobs, rows):
         if check.path is not None and check.path not in paths:
             paths[check.path] = compiler.path(check.path)
         parts = check.parts or ((check.component, check.datatype),)
-        for row in store.query(query):
-            focus = row["this"]
-            value = row["value"] if check.has_value else (focus if check.value_is_focus else None)
+        for focus, value, flags in found:
+            if not check.has_value:
+                value = focus if check.value_is_focus else None
             for i, (component, datatype) in enumerate(parts):
-                if check.parts and row[f"b{i}"].value != "true":
+                if check.parts and not flags[i]:
                     continue
                 if datatype is not None and not _ill_typed(value, datatype):
                     continue
@@ -615,6 +630,56 @@ def run(compiler: Compiler, store: ox.Store, rewritten: Rewritten) -> list[Resul
                         focus, paths.get(check.path), original, component, str(check.shape),
                         str(check.severity), check.message))
     return results
+
+
+def _rows(store: ox.Store, check: Check, query: str) -> list[tuple]:
+    """(focus, value, verdicts) for each solution of one check's query."""
+    n = len(check.parts)
+    return [(row["this"], row["value"] if check.has_value else None,
+             tuple(row[f"b{i}"].value == "true" for i in range(n)))
+            for row in store.query(query)]
+
+
+def _rows_parallel(store: ox.Store, jobs: list) -> list | None:
+    """The rows of every job, about half of them computed by a forked child; None when a child
+    cannot be used here (no fork, or other threads running, which a fork would not copy)."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None
+    weight = [10 if check.component == str(SH.SPARQLConstraintComponent) else 1
+              for check, _ in jobs]
+    mine, theirs, load = [], [], [0, 0]
+    for i in sorted(range(len(jobs)), key=lambda i: -weight[i]):
+        side = 0 if load[0] <= load[1] else 1
+        (mine if side == 0 else theirs).append(i)
+        load[side] += weight[i]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:        # the child: its share of the queries, pickled into the pipe
+        code = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump([_rows(store, *jobs[i]) for i in theirs], out,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    rows: list = [None] * len(jobs)
+    try:
+        for i in mine:
+            rows[i] = _rows(store, *jobs[i])
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if status == 0 and data:
+        for i, found in zip(theirs, pickle.loads(data)):
+            rows[i] = found
+    for i in theirs:        # a child that failed: its share here
+        if rows[i] is None:
+            rows[i] = _rows(store, *jobs[i])
+    return rows
 
 
 def _ill_typed(value, datatype) -> bool:

@@ -15,6 +15,7 @@ Two engines give the same validation results (``tests/test_validator_parity.py``
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -74,9 +75,11 @@ def run_engine(engine: str, ontology: list[ox.Triple], data: list[ox.Triple],
         try:
             compiler = shacl_sparql.Compiler(shapes_graph)
             store, rewritten = shacl_sparql.load_store(ontology, data)
-            results = shacl_sparql.run(compiler, store, rewritten)
+            workers = 2 if (len(ontology) + len(data) >= shacl_sparql.PARALLEL_MIN
+                            and (os.cpu_count() or 1) > 1) else 1
+            results = shacl_sparql.run(compiler, store, rewritten, workers)
             return results, {"engine": "fast", "shapes": len(compiler.top),
-                             "constraints": len(compiler.checks)}
+                             "constraints": len(compiler.checks), "processes": workers}
         except shacl_sparql.Unsupported as why:
             fallback = f"the fast engine does not handle {why}"
     data_graph = to_rdflib_graph(ontology)
