@@ -6,6 +6,7 @@ at 1400×900 and 390×844 go to tests/artifacts/screenshots/."""
 from __future__ import annotations
 
 from collections import Counter
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -172,4 +173,16 @@ def test_no_chart_for_an_answer_without_numbers_or_years(live_server, page, offs
     page.wait_for_selector(f"{ACTIVE} table.dataTable tbody tr")
     assert not page.locator(f"{ACTIVE} .select_chart").is_visible()
     assert page.evaluate("() => typeof window.Chart") == "undefined"    # not even loaded
+    assert offsite_requests == []
+
+
+def test_a_share_link_to_a_chart_example_opens_on_its_chart(live_server, page, offsite_requests):
+    ex = example(live_server, "facts-per-year")
+    rows = live_server.select(ex["query"])
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(live_server.url + "/?" + urlencode({"query": ex["shortQuery"]}))
+    page.wait_for_function("() => document.querySelector('#query-status').dataset.state === 'done'"
+                           " && Number(document.querySelector('#query-status').dataset.run) > 0")
+    assert page.locator("#examples").input_value() == ex["name"]
+    assert chart(page)["drawn"] == len(rows)
     assert offsite_requests == []

@@ -870,12 +870,17 @@
     return tab;
   }
 
+  /** Show the tab's answers in ``view`` (an example's "table" or "chart"). */
+  function showView(tab, view) {
+    const yasr = tab && tab.getYasr();
+    if (yasr && view && yasr.getSelectedPluginName() !== view) yasr.selectPlugin(view);
+  }
+
   function openExample(name) {
     const ex = examples.get(name);
     if (!ex) return;
     const tab = showInTab(name, ex.shortQuery);
-    const yasr = tab.getYasr();
-    if (yasr && yasr.getSelectedPluginName() !== ex.view) yasr.selectPlugin(ex.view);
+    showView(tab, ex.view);
     watch(tab);
     showDescription(tab);
     updateLinks();
@@ -958,6 +963,7 @@
     if (shared !== null) {
       const ex = config.examples.find((e) => e.shortQuery === shared || e.query === shared);
       tab = showInTab(ex ? ex.name : null, shared);
+      if (ex) showView(tab, ex.view);
     }
     watch(tab);
     showDescription(tab);
