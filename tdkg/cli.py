@@ -20,7 +20,6 @@ import importlib
 import sys
 from pathlib import Path
 
-from .pipeline.build import Options, build, is_stale
 from .pipeline.errors import BuildError
 from .settings import FIELDS, Settings, load_settings
 
@@ -89,6 +88,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from .curation import todo
+    from .pipeline.build import Options, build
     try:        # a table nobody can read is an error: --strict must never pass uncounted
         pending = todo.pending_rows(settings)
     except BuildError as err:
@@ -115,14 +115,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.no_build and is_stale(settings):
-        try:
-            build(settings, log=lambda m: print(m, file=sys.stderr))
-        except BuildError as err:
-            print(f"build failed: {err}", file=sys.stderr)
-            if is_stale(settings) and not (settings.store_root / "current").exists():
-                return 1
-            print("serving the last good store", file=sys.stderr)
+    if not args.no_build and not _build_before_serving(settings):
+        return 1
     from .server.runner import serve
     from .server.sandbox import probe
     if settings.sandbox == "required" and not (status := probe()).get("confined"):
@@ -134,6 +128,38 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"serving http://{settings.host}:{settings.port}/sparql", file=sys.stderr)
     serve(settings)
     return 0
+
+
+def _build_before_serving(settings: Settings) -> bool:
+    """Build if the sources changed, in a child process, so that the server (whose processes
+    fork from this one) never holds the build's libraries and memory; False when there is
+    nothing to serve."""
+    import os
+    pid = os.fork()
+    if pid == 0:            # the child: build, report through the exit status, never return
+        code = 0
+        try:
+            from .pipeline.build import build, is_stale
+            if is_stale(settings):
+                try:
+                    build(settings, log=lambda m: print(m, file=sys.stderr))
+                except BuildError as err:
+                    print(f"build failed: {err}", file=sys.stderr)
+                    code = 3
+        except BaseException as err:  # noqa: BLE001 - the parent reports; never run its code
+            print(f"build failed: {type(err).__name__}: {err}", file=sys.stderr)
+            code = 3
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return True
+    from .pipeline.store import current_build
+    if current_build(settings.store_root) is None:
+        return False
+    print("serving the last good store", file=sys.stderr)
+    return True
 
 
 def cmd_why(args: argparse.Namespace, settings: Settings) -> int:
