@@ -362,6 +362,8 @@ ROLE_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Stated in this document", ("statedIn",)),
     ("Citing this footnote", ("citation",)),
 ]
+#: groups split by the kind of fact (all of a system's facts concern it as "the system")
+BY_KIND = {"The system concerned"}
 GROUP_OF = {role: (order, title) for order, (title, roles) in enumerate(ROLE_GROUPS)
             for role in roles}
 
@@ -378,14 +380,18 @@ def fact_groups(facts: list[dict]) -> list[dict]:
         placed = []
         for role in fact["roles"]:
             order, title = GROUP_OF.get(_local(role["value"]), (None, None))
+            kind = fact["types"][0]["label"] if fact["types"] else "fact"
             if title is None:
-                kind = fact["types"][0]["label"] if fact["types"] else "fact"
                 order, title = len(ROLE_GROUPS), f"{kind[:1].upper()}{kind[1:]} (as {role['label']})"
+            elif title in BY_KIND:          # a system's page: its facts by kind
+                title = f"{kind[:1].upper()}{kind[1:]} ({title[:1].lower()}{title[1:]})"
             placed.append((order, title, role))
         order, title, role = min(placed, key=lambda p: (p[0], p[1])) if placed else (
             len(ROLE_GROUPS) + 1, "Other facts", None)
+        family = ROLE_GROUPS[order][0] if order < len(ROLE_GROUPS) else None
         group = groups.setdefault(title, {"title": title, "order": order, "facts": [],
-                                          "roles": {}, "key": _slug(title)})
+                                          "roles": {}, "key": _slug(title),
+                                          "family": family})
         group["facts"].append(fact)
         for _, _, r in placed:
             group["roles"].setdefault(r["label"], 0)
@@ -496,7 +502,7 @@ def ties(focus: str, groups: list[dict], inferred_rows: list[dict],
     def peer(term: dict) -> dict:
         return peers.setdefault(term["value"], {"id": term["value"], "label": term.get("label")
                                                 or humanise(term["value"]), "links": {},
-                                                "facts": 0, "inferred": {}})
+                                                "facts": 0, "inferred": {}, "families": {}})
 
     facts = {fact["iri"] for group in groups for fact in group["facts"]}
     for group in groups:
@@ -515,6 +521,7 @@ def ties(focus: str, groups: list[dict], inferred_rows: list[dict],
                 entry = peer(target)
                 entry["facts"] += 1
                 entry["links"][group["title"]] = entry["links"].get(group["title"], 0) + 1
+                entry["families"][group["title"]] = group["family"]
     for row in asserted_rows:          # a fact node's own participants, a firm's links…
         other = row["object"] if "object" in row else row["subject"]
         if other["kind"] == "iri" and other["value"] != focus and "/id/" in other["value"] \
@@ -535,6 +542,8 @@ def ties(focus: str, groups: list[dict], inferred_rows: list[dict],
                                                    p["label"].lower()))
     for entry in ranked:
         entry["links"] = sorted(entry["links"].items(), key=lambda kv: -kv[1])
+        entry["family"] = entry.pop("families").get(entry["links"][0][0]) \
+            if entry["links"] else None
         entry["inferred"] = sorted(entry["inferred"].items())
     return {"peers": ranked, "drawn": ranked[:MAX_TIES], "total": len(ranked)}
 

@@ -84,7 +84,7 @@
     const used = new Map();
     for (const peer of ties.peers) {
       const group = mainGroup(peer);
-      const colour = group ? (GROUP_COLOURS[group] || OTHER_COLOUR) : INFERRED_COLOUR;
+      const colour = group ? (GROUP_COLOURS[peer.family] || OTHER_COLOUR) : INFERRED_COLOUR;
       const facts = peer.facts;
       nodes.push({ id: peer.id, label: short(peer.label),
                    shape: "dot", size: 8 + Math.min(12, 3 * Math.sqrt(facts + peer.inferred.length)),
