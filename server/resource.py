@@ -287,6 +287,7 @@ def _model(store, node, quads, labels: _Labels, explainer) -> dict:
         "incoming": incoming,
         # the summary: facts grouped by kind and role, counts, inferred rows by property, ties
         "groups": groups,
+        "families": families(groups),
         "counts": _counts(facts),
         "other_statements": [r for r in statements if r["graph"] != "inferred"],
         "other_incoming": [r for r in incoming if r["graph"] != "inferred"],
@@ -362,8 +363,9 @@ ROLE_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Stated in this document", ("statedIn",)),
     ("Citing this footnote", ("citation",)),
 ]
-#: groups split by the kind of fact (all of a system's facts concern it as "the system")
-BY_KIND = {"The system concerned"}
+#: groups split by the kind of fact (all of a system's facts concern it as "the system", all
+#: of a document's are stated in it)
+BY_KIND = {"The system concerned", "Stated in this document", "Citing this footnote"}
 GROUP_OF = {role: (order, title) for order, (title, roles) in enumerate(ROLE_GROUPS)
             for role in roles}
 
@@ -383,26 +385,61 @@ def fact_groups(facts: list[dict]) -> list[dict]:
             kind = fact["types"][0]["label"] if fact["types"] else "fact"
             if title is None:
                 order, title = len(ROLE_GROUPS), f"{kind[:1].upper()}{kind[1:]} (as {role['label']})"
-            elif title in BY_KIND:          # a system's page: its facts by kind
-                title = f"{kind[:1].upper()}{kind[1:]} ({title[:1].lower()}{title[1:]})"
+            elif title in BY_KIND:          # a system's or a document's facts by kind
+                title = f"{kind[:1].upper()}{kind[1:]}"
             placed.append((order, title, role))
         order, title, role = min(placed, key=lambda p: (p[0], p[1])) if placed else (
             len(ROLE_GROUPS) + 1, "Other facts", None)
         family = ROLE_GROUPS[order][0] if order < len(ROLE_GROUPS) else None
         group = groups.setdefault(title, {"title": title, "order": order, "facts": [],
                                           "roles": {}, "key": _slug(title),
-                                          "family": family})
+                                          "family": family, "other": False})
         group["facts"].append(fact)
         for _, _, r in placed:
             group["roles"].setdefault(r["label"], 0)
             group["roles"][r["label"]] += 1
-    ordered = sorted(groups.values(), key=lambda g: (g["order"], g["title"]))
+    _merge_small_kinds(groups)
+    ordered = sorted(groups.values(), key=lambda g: (g["order"], g["other"], g["title"]))
     for group in ordered:
         group["count"] = len(group["facts"])
         group["kinds"] = Counter(f["types"][0]["label"] if f["types"] else "fact"
                                  for f in group["facts"]).most_common()
         group["roles"] = sorted(group["roles"])
     return ordered
+
+
+def families(groups: list[dict]) -> list[dict]:
+    """The card's "by role" line: each family of groups (a role) with its count, linked to its
+    first group."""
+    found: dict[str, dict] = {}
+    for group in groups:
+        name = group["family"] if group["family"] in BY_KIND else group["title"]
+        entry = found.setdefault(name, {"title": name, "key": group["key"], "count": 0})
+        entry["count"] += group["count"]
+    return list(found.values())
+
+
+#: a family split by kind into more groups than this gets its kinds of fewer than SMALL facts
+#: merged into one group
+MAX_KIND_GROUPS, SMALL = 8, 3
+
+
+def _merge_small_kinds(groups: dict[str, dict]) -> None:
+    for family in BY_KIND:
+        members = [g for g in groups.values() if g["family"] == family]
+        small = [g for g in members if len(g["facts"]) < SMALL]
+        if len(members) <= MAX_KIND_GROUPS or len(small) < 2:
+            continue
+        title = "Other kinds"
+        merged = {"title": title, "order": small[0]["order"], "roles": {}, "key": _slug(title),
+                  "family": family, "other": True,
+                  "facts": sorted((f for g in small for f in g["facts"]),
+                                  key=lambda f: (-(f["year"] or 0), f["label"] or f["iri"]))}
+        for group in small:
+            for role, n in group["roles"].items():
+                merged["roles"][role] = merged["roles"].get(role, 0) + n
+            del groups[group["title"]]
+        groups[title] = merged
 
 
 def _prefix(iri: str) -> str:
@@ -506,7 +543,7 @@ def ties(focus: str, groups: list[dict], inferred_rows: list[dict],
 
     facts = {fact["iri"] for group in groups for fact in group["facts"]}
     for group in groups:
-        if group["title"] in NOT_TIES:
+        if group["family"] in NOT_TIES or group["title"] in NOT_TIES:
             continue
         for fact in group["facts"]:
             seen = set()
