@@ -215,3 +215,24 @@ def test_unsupported_shape_falls_back_to_reference(tmp_path):
     _, figures = V.run_engine("fast", [], data, V.load_shapes([shapes]))
     assert figures["engine"] == "pyshacl"
     assert "qualifiedValueShape" in figures["fallback"]
+
+
+def test_forked_queries_give_the_same_rows(ontology, data, shapes):
+    """Above PARALLEL_MIN triples a forked child runs about half of the queries: its rows are
+    the ones this process computes (here on the faulted seed data, forced)."""
+    import threading
+
+    from tdkg.pipeline import shacl_sparql as S
+    compiler = S.Compiler(shapes)
+    store, rewritten = S.load_store(ontology, faulty(data))
+    jobs = list(zip(compiler.checks, S.resolve_closures([c.query for c in compiler.checks],
+                                                        store)))
+    forked = S._rows_parallel(store, jobs)
+    if threading.active_count() > 1:        # a fork would not copy the other threads
+        assert forked is None
+        return
+    assert forked == [S._rows(store, check, query) for check, query in jobs]
+    assert sum(map(len, forked)) > 0
+    serial = S.run(compiler, store, rewritten, workers=1)
+    assert sorted(map(repr, S.run(compiler, store, rewritten, workers=2))) == \
+        sorted(map(repr, serial))
