@@ -180,21 +180,34 @@ def _objects(store: ox.Store, subject, predicate, graphs=(ASSERTED,)) -> list:
     return [q.object for g in graphs for q in store.quads_for_pattern(subject, predicate, None, g)]
 
 
-def sources_of(store: ox.Store, fact, labels: _Labels) -> dict:
-    """Epistemic status and sources of a fact node (empty if it carries none)."""
-    status = _objects(store, fact, STATUS)
-    documents = [term_dict(d, labels) for d in _objects(store, fact, STATED_IN)]
-    footnotes = []
-    for note in _objects(store, fact, CITATION):
+def sources_of(store: ox.Store, fact, labels: _Labels, quads: list | None = None) -> dict:
+    """Epistemic status and sources of a fact node (empty if it carries none); ``quads``: the
+    node's asserted quads when the caller has read them already."""
+    if quads is None:
+        quads = list(store.quads_for_pattern(fact, None, None, ASSERTED))
+    status = [q.object for q in quads if q.predicate == STATUS]
+    documents = [term_dict(q.object, labels) for q in quads if q.predicate == STATED_IN]
+    footnotes = [_footnote(store, q.object, labels) for q in quads if q.predicate == CITATION]
+    return {"status": term_dict(status[0], labels, True) if status else None,
+            "documents": documents, "footnotes": footnotes}
+
+
+IS_PART_OF = ox.NamedNode("http://purl.org/dc/terms/isPartOf")
+
+
+def _footnote(store: ox.Store, note, labels: _Labels) -> dict:
+    """A footnote's number, the URLs of the works it cites and its document (read once per
+    page: many facts rest on the same footnote)."""
+    notes = labels.__dict__.setdefault("notes", {})
+    if note.value not in notes:
         number = _objects(store, note, FOOTNOTE_NUMBER)
         urls = [u.value for work in _objects(store, note, CITES_WORK)
                 for u in _objects(store, work, URL)]
-        documents_of_note = _objects(store, note, ox.NamedNode("http://purl.org/dc/terms/isPartOf"))
-        footnotes.append({"iri": note.value, "number": number[0].value if number else None,
-                          "urls": urls, "document": labels.of(documents_of_note[0])
-                          if documents_of_note else None})
-    return {"status": term_dict(status[0], labels, True) if status else None,
-            "documents": documents, "footnotes": footnotes}
+        documents_of_note = _objects(store, note, IS_PART_OF)
+        notes[note.value] = {"iri": note.value, "number": number[0].value if number else None,
+                             "urls": urls, "document": labels.of(documents_of_note[0])
+                             if documents_of_note else None}
+    return notes[note.value]
 
 
 def page_model(store: ox.Store, job: dict) -> dict:
@@ -309,24 +322,31 @@ YEARS = [ox.NamedNode(ns.TDKG + p) for p in ("year", "startYear", "endYear")]
 
 def _fact(store, fact, focus, labels: _Labels) -> dict:
     """One fact node the focus resource takes part in: its kind, the focus's role in it, the
-    other participants, its year(s), status and sources."""
-    roles, others = [], []
-    for quad in store.quads_for_pattern(fact, None, None, ASSERTED):
+    other participants, its year(s), status and sources (its asserted quads read once)."""
+    quads = list(store.quads_for_pattern(fact, None, None, ASSERTED))
+    roles, others, years, types, names = [], [], {}, [], []
+    for quad in quads:
         if quad.object == focus:                 # also "stated in", on a document's page
             roles.append(term_dict(quad.predicate, labels, True))
+        elif quad.predicate in YEARS:
+            if quad.object.value.lstrip("-").isdigit():
+                years.setdefault(quad.predicate.value.rsplit("#", 1)[1], int(quad.object.value))
+        elif quad.predicate == RDF_TYPE:
+            types.append(term_dict(quad.object, labels, True))
+        elif quad.predicate == LABEL:
+            names.append(quad.object)
         elif quad.predicate in HEADER_PROPERTIES or quad.predicate in SOURCE_PROPERTIES:
             continue
-        elif isinstance(quad.object, ox.NamedNode) and quad.predicate not in YEARS:
+        elif isinstance(quad.object, ox.NamedNode):
             others.append({"predicate": term_dict(quad.predicate, labels, True),
                            "object": term_dict(quad.object, labels)})
-    years = {p.value.rsplit("#", 1)[1]: int(o.value) for p in YEARS
-             for o in _objects(store, fact, p) if o.value.lstrip("-").isdigit()}
-    types = sorted((term_dict(t, labels, True) for t in _objects(store, fact, RDF_TYPE)),
-                   key=lambda t: t["label"])
+    if names and fact.value not in labels.cache:
+        labels.cache[fact.value] = _preferred(names)
+    types.sort(key=lambda t: t["label"])
     return {"iri": fact.value, "label": labels.of(fact), "types": types, "roles": roles,
             "others": others, "years": years,
             "year": years.get("year") or years.get("startYear") or years.get("endYear"),
-            **sources_of(store, fact, labels)}
+            **sources_of(store, fact, labels, quads)}
 
 
 # --------------------------------------------------------------------- the page's summary
