@@ -547,7 +547,7 @@ NOT_TIES = {"Statements about it", "Mentioned in statements about others",
 #: a fact's roles that name who voices it, not a party to it
 VOICES = {"claimedBy", "deniedBy", "denier"}
 #: the most actors the page's small network draws (those sharing the most facts first)
-MAX_TIES = 30
+MAX_TIES = 24
 
 
 def ties(focus: str, groups: list[dict], inferred_rows: list[dict],

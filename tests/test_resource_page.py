@@ -179,7 +179,7 @@ def test_the_ties_network_draws_the_closest_ties_and_lists_them_all(wide_page, l
         .map((tr) => tr.dataset.id)""")
     assert extremes["largest"] in drawn
     assert drawn - {extremes["largest"]} <= set(listed)
-    assert len(drawn) - 1 == min(len(listed), 30)
+    assert len(drawn) - 1 == min(len(listed), 24)
     # every tie is one of the resource's fact partners or an end of an inferred relation
     partners = {r["x"] for r in live_server.select(f"""SELECT DISTINCT ?x WHERE {{
         {{ GRAPH <{ASSERTED}> {{ ?f ?r <{extremes['largest']}> ; tdkg:status ?s ; ?q ?x }} }}

@@ -97,6 +97,18 @@
                    dashes: group ? false : [6, 4] });
       used.set(group ? group : "inferred only", group ? colour : INFERRED_COLOUR);
     }
+    /* a star: the resource in the middle, its ties around it on one ring (the ten closest on an
+       inner ring when there are many), closest first from the top, clockwise; no physics */
+    const inner = ties.peers.length > 12 ? 10 : ties.peers.length;
+    nodes.slice(1).forEach((node, i) => {
+      const outer = i >= inner;
+      const count = outer ? ties.peers.length - inner : inner;
+      const k = outer ? i - inner : i;
+      const angle = -Math.PI / 2 + 2 * Math.PI * k / count + (outer ? Math.PI / count : 0);
+      const radius = outer ? 440 : 230;
+      node.x = Math.round(radius * Math.cos(angle));
+      node.y = Math.round(radius * Math.sin(angle) * 0.6);
+    });
     state.nodes = new vis.DataSet(nodes);
     state.edges = new vis.DataSet(edges);
     container.hidden = false;
@@ -111,18 +123,15 @@
                        strokeColor: "#fff" }, borderWidth: 1 },
       edges: { smooth: false, hoverWidth: 1 },
       interaction: { hover: true, tooltipDelay: 120, keyboard: false, zoomView: false },
-      physics: { solver: "forceAtlas2Based",
-                 forceAtlas2Based: { gravitationalConstant: -90, springLength: 120, avoidOverlap: 0.6 },
-                 stabilization: { iterations: 300, fit: true } },
-      layout: { randomSeed: 3 },
+      physics: { enabled: false },
+      layout: { randomSeed: 3, improvedLayout: false },
     });
-    state.network.once("stabilizationIterationsDone", () => {
-      state.network.setOptions({ physics: { enabled: false } });
-      state.network.fit({ animation: false });
+    state.network.once("afterDrawing", () => {
       performance.mark("tdkg-ties-drawn");
       state.ready = true;
       container.dataset.ready = "true";
     });
+    state.network.fit({ animation: false });
     state.network.on("doubleClick", (params) => {
       if (params.nodes.length && params.nodes[0] !== ties.focus) window.location.href = localPath(params.nodes[0]);
     });
