@@ -532,8 +532,23 @@ def _suspect_lines(text: bytes) -> bytes:
     return b"\n".join(lines)
 
 
-#: an N-Triples line with a blank node as subject or object
-_BLANK_LINE = re.compile(rb"^(?:_:[^\n]*|[^\n]* _:[^\s<>\"]+ \.)\n", re.MULTILINE)
+def _split_blank_lines(text: bytes) -> tuple[bytes, bytes]:
+    """(the lines holding "_:", the other lines) of N-Triples text; a line with "_:" inside a
+    literal or an IRI only goes the slower way, which keeps it as it is too."""
+    blank, rest, done = [], [], 0
+    i = text.find(b"_:")
+    while i >= 0:
+        start = text.rfind(b"\n", 0, i) + 1
+        end = text.find(b"\n", i)
+        end = len(text) if end < 0 else end + 1
+        rest.append(text[done:start])
+        blank.append(text[start:end])
+        done = end
+        i = text.find(b"_:", end)
+    if not blank:
+        return b"", text
+    rest.append(text[done:])
+    return b"".join(blank), b"".join(rest)
 
 
 def load_store(*graphs: Iterable[ox.Triple]) -> tuple[ox.Store, Rewritten]:
@@ -544,13 +559,11 @@ def load_store(*graphs: Iterable[ox.Triple]) -> tuple[ox.Store, Rewritten]:
     Python); the same text is searched for literals that Oxigraph may store in another form."""
     text = ox.serialize(itertools.chain(*graphs), format=ox.RdfFormat.N_TRIPLES)
     store = ox.Store()
-    if b"_:" in text:
+    blank, rest = _split_blank_lines(text)
+    if blank:
         # Store.load renames blank nodes; the results must name them as the sources do
-        blank = b"".join(_BLANK_LINE.findall(text))
         store.bulk_extend(q for q in ox.parse(blank, format=ox.RdfFormat.N_TRIPLES))
-        store.load(_BLANK_LINE.sub(b"", text), format=ox.RdfFormat.N_TRIPLES, lenient=True)
-    else:
-        store.load(text, format=ox.RdfFormat.N_TRIPLES, lenient=True)
+    store.load(rest, format=ox.RdfFormat.N_TRIPLES, lenient=True)
     rewritten = Rewritten()
     lines = _suspect_lines(text)
     if not lines:
