@@ -41,7 +41,7 @@ extras=""
 (( want_test )) && extras="[test]"
 .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
 
-# The query page's front-end libraries (YASGUI, vis-network, vis-timeline) from the npm registry,
+# The query page's front-end libraries (YASGUI, vis-network, vis-timeline, Chart.js) from the npm registry,
 # exactly as package-lock.json pins them; served by the server itself, never from a CDN.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   if ! command -v npm >/dev/null; then
