@@ -191,13 +191,16 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
         graphs = {ns.GRAPH_ONTOLOGY: sources.ontology, ns.GRAPH_ASSERTED: sources.data,
                   ns.GRAPH_INFERRED: inference.triples()}
         stats = store.write_store(build_dir, graphs)
+    with _timed(timings, "derivations"):
         derivations.write(build_dir, inference)
+    del inference, graphs       # the reasoner's tables: gigabytes at a million triples
     owl_triples = None
     if options.owl_files:
         with _timed(timings, "owl"):
             owl_triples = export_owl(sources.ontology, sources.data,
                                      build_dir / "owl").triples["full"]
             _documentation(inputs, sources, build_dir, earlier)
+    del sources                 # the downloads read the store
     if options.downloads:
         with _timed(timings, "downloads"):
             manifest = downloads.write_downloads(build_dir, queries_dir=queries_dir,

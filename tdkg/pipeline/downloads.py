@@ -159,13 +159,11 @@ def write_downloads(build_dir: Path, out: Path | None = None,
 
 def _write_dumps(store: ox.Store, out: Path, context: dict) -> list[dict]:
     """Scan the store once per graph into plain N-Triples (in parallel: Oxigraph's dump runs
-    without the GIL), then make every file of every dump: the N-Triples files and the
-    compacted JSON-LD from those scans (the JSON-LD from a stream of their triples: a list of
-    them held gigabytes at a million triples), Turtle and expanded JSON-LD by Oxigraph
-    straight from the store. The complete dump's Turtle and expanded JSON-LD read the store's
-    default graph where it holds the union of the three (store layout 2)."""
+    without the GIL), then make every file of every dump from those scans: re-parsing
+    N-Triples is several times faster than reading the store again. The parsed triples are
+    streamed to the serializers, never kept in a list (that held gigabytes at a million
+    triples)."""
     graphs = sorted({g for members in DUMPS.values() for g in members})
-    union = _has_union(store)
     with tempfile.TemporaryDirectory(prefix=".scan-", dir=out) as tmp:
         plain = {g: Path(tmp) / f"{i}.nt" for i, g in enumerate(graphs)}
         with ThreadPoolExecutor(max_workers=max(1, min(len(plain), os.cpu_count() or 1))) as pool:
@@ -176,20 +174,9 @@ def _write_dumps(store: ox.Store, out: Path, context: dict) -> list[dict]:
         unique = {**plain, ns.GRAPH_ONTOLOGY: _without_repeats(store, plain[ns.GRAPH_ONTOLOGY])}
         written = []
         for name, members in DUMPS.items():
-            if len(members) == 1:
-                sources, graph = [plain[members[0]]], members[0]
-            else:
-                sources, graph = [unique[g] for g in members], UNION if union else None
-            written += _write_dump(store, sources, graph, out, name, list(members), context)
+            sources = [(unique if len(members) > 1 else plain)[g] for g in members]
+            written += _write_dump(sources, out, name, list(members), context)
     return written
-
-
-#: the store's default graph, as a dump's graph
-UNION = "default"
-
-
-def _graph_term(graph: str) -> ox.NamedNode | ox.DefaultGraph:
-    return ox.DefaultGraph() if graph == UNION else ox.NamedNode(graph)
 
 
 def _complete_graph(store: ox.Store) -> dict:
@@ -223,12 +210,11 @@ def _without_repeats(store: ox.Store, ontology: Path) -> Path:
     return kept
 
 
-def _write_dump(store: ox.Store, sources: list[Path], graph: str | None, out: Path, name: str,
-                graphs: list[str], context: dict) -> list[dict]:
+def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str],
+                context: dict) -> list[dict]:
     """``name``.nt.gz, .ttl and .jsonld (compacted with ``context``) of the N-Triples files
-    ``sources``, which share no triple, so that their concatenation is their union, and which
-    hold the store's ``graph`` (None: no one graph of the store holds them); for the complete
-    dump also plain N-Triples and expanded JSON-LD. The triple count is the number of
+    ``sources``, which share no triple, so that their concatenation is their union; for the
+    complete dump also plain N-Triples and expanded JSON-LD. The triple count is the number of
     N-Triples lines (one triple per line)."""
     triples = _concatenate(sources, out / f"{name}.nt.gz",
                            out / COMPLETE_NT if name == "complete" else None)
@@ -239,15 +225,9 @@ def _write_dump(store: ox.Store, sources: list[Path], graph: str | None, out: Pa
             (q.triple for q in ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES))
             for source in sources)
 
-    def serialize(stream, fmt: ox.RdfFormat, **options) -> None:
-        if graph is not None:
-            store.dump(stream, fmt, from_graph=_graph_term(graph), **options)
-        else:
-            ox.serialize(parsed(), stream, fmt, **options)
-
     path = out / f"{name}.ttl"
     with _atomic(path, "wb") as stream:
-        serialize(stream, ox.RdfFormat.TURTLE, prefixes=ns.PREFIXES)
+        ox.serialize(parsed(), stream, ox.RdfFormat.TURTLE, prefixes=ns.PREFIXES)
     written.append(_describe(path, triples=triples, graphs=graphs))
     path = out / f"{name}.jsonld"
     with _atomic(path, "w") as stream:
@@ -256,7 +236,7 @@ def _write_dump(store: ox.Store, sources: list[Path], graph: str | None, out: Pa
     if name == "complete":
         written.append(_describe(out / COMPLETE_NT, triples=triples, graphs=graphs))
         with _atomic(out / EXPANDED, "wb") as stream:
-            serialize(stream, ox.RdfFormat.JSON_LD)
+            ox.serialize(parsed(), stream, ox.RdfFormat.JSON_LD)
         written.append(_describe(out / EXPANDED, triples=triples, graphs=graphs))
     return written
 
