@@ -42,6 +42,8 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL = "http://www.w3.org/2002/07/owl#"
 TARGET_SECONDS_1M, TARGET_RSS_MB_1M, TARGET_SPEEDUP_100K = 60, 2048, 20
+#: issue 13: the reasoning itself (rules included, parsing not) at 1M
+TARGET_REASON_SECONDS_1M, TARGET_REASON_RSS_MB_1M = 30, 1536
 
 
 # ---- shared helpers --------------------------------------------------------------------------
@@ -312,6 +314,10 @@ def targets(size: str, result: dict) -> dict:
             ok = ours.get("status") == "ok"
             out[f"{base}: 1M total <= 60 s"] = ok and ours["total_s"] <= TARGET_SECONDS_1M
             out[f"{base}: 1M peak <= 2 GiB"] = ok and ours["peak_rss_mb"] <= TARGET_RSS_MB_1M
+            out[f"{base}: 1M reasoning <= 30 s"] = ok and \
+                ours["reason_s"] <= TARGET_REASON_SECONDS_1M
+            out[f"{base}: 1M peak <= 1.5 GiB"] = ok and \
+                ours["peak_rss_mb"] <= TARGET_REASON_RSS_MB_1M
         elif parse_size(size) == 100_000:
             ratio = result["ratios"].get(f"owlrl/{base} reason time")
             out[f"{base}: owlrl/ours >= 20 at 100k"] = (isinstance(ratio, float)
