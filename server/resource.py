@@ -404,7 +404,8 @@ def fact_groups(facts: list[dict]) -> list[dict]:
             order, title = GROUP_OF.get(_local(role["value"]), (None, None))
             kind = fact["types"][0]["label"] if fact["types"] else "fact"
             if title is None:
-                order, title = len(ROLE_GROUPS), f"{kind[:1].upper()}{kind[1:]} (as {role['label']})"
+                order = len(ROLE_GROUPS)
+                title = f"{kind[:1].upper()}{kind[1:]} (as {role['label']})"
             elif title in BY_KIND:          # a system's or a document's facts by kind
                 title = f"{kind[:1].upper()}{kind[1:]}"
             placed.append((order, title, role))
@@ -506,9 +507,9 @@ def inferred_groups(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, dict] = {}
     for row in rows:
         key = (row["predicate"]["value"], row["direction"])
-        group = groups.setdefault(key, {"predicate": row["predicate"], "direction": row["direction"],
-                                        "rows": [], "key": "inferred-" + _slug(
-                                            row["predicate"]["label"] + "-" + row["direction"])})
+        group = groups.setdefault(key, {
+            "predicate": row["predicate"], "direction": row["direction"], "rows": [],
+            "key": "inferred-" + _slug(row["predicate"]["label"] + "-" + row["direction"])})
         group["rows"].append(row)
     labels = Counter((g["predicate"]["label"], g["direction"]) for g in groups.values())
     for number, group in enumerate(groups.values()):

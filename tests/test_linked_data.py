@@ -191,10 +191,13 @@ def test_a_state_page_shows_names_types_facts_sources_and_wikidata(live_server):
 
 def test_inferred_facts_are_marked_and_link_to_their_explanation(live_server):
     text = page_of(live_server, "/id/turkiye")
-    group = re.search(r'<details class="group inferred-group"[^>]*>(?:(?!<details class="group).)*?'
-                      r'<a class="property" href="/ontology#partnerOf"[^>]*>.*?</details>', text, re.S)
+    group = re.search(r'<details class="group inferred-group"[^>]*>'
+                      r'(?:(?!<details class="group).)*?'
+                      r'<a class="property" href="/ontology#partnerOf"[^>]*>.*?</details>',
+                      text, re.S)
     assert group, "Türkiye's inferred partnerships have no group"
-    row = re.search(r'<li class="inferred-row"><a href="/id/pakistan".*?</li>', group.group(0), re.S)
+    row = re.search(r'<li class="inferred-row"><a href="/id/pakistan".*?</li>', group.group(0),
+                    re.S)
     assert row, "Türkiye's inferred partnership with Pakistan is not shown as inferred"
     assert "badge-inferred" in row.group(0)
     why = html.unescape(re.search(r'<a class="why" href="([^"]+)"', row.group(0)).group(1))

@@ -66,7 +66,8 @@ def expected(server, iri: str) -> dict:
         OPTIONAL {{ ?note tdkg:citesWork ?w . ?w schema:url ?url }} }} }}""")
     header = ", ".join(HEADER)
     why = server.select(f"""SELECT ?s ?p ?o WHERE {{
-        {{ GRAPH <{INFERRED}> {{ <{iri}> ?p ?o }} BIND(<{iri}> AS ?s) FILTER(?p NOT IN ({header})) }}
+        {{ GRAPH <{INFERRED}> {{ <{iri}> ?p ?o }} BIND(<{iri}> AS ?s)
+           FILTER(?p NOT IN ({header})) }}
         UNION
         {{ GRAPH <{INFERRED}> {{ ?s ?p <{iri}> }} BIND(<{iri}> AS ?o) FILTER(?s != <{iri}>)
            FILTER NOT EXISTS {{ GRAPH <{ASSERTED}> {{ ?s tdkg:status ?any }} }} }} }}""")
@@ -91,8 +92,9 @@ def open_every_group(page) -> int:
         if not group.evaluate("d => d.open"):
             group.locator("> summary").click()
         assert group.evaluate("d => d.open")
-    page.evaluate("""() => { for (const d of document.querySelectorAll('details.group, details.more'))
-        if (!d.open) d.querySelector(':scope > summary').click(); }""")
+    page.evaluate("""() => {
+        for (const d of document.querySelectorAll('details.group, details.more'))
+            if (!d.open) d.querySelector(':scope > summary').click(); }""")
     closed = page.evaluate("""() => [...document.querySelectorAll('details.group, details.more')]
         .filter((d) => !d.open || !d.querySelector('li, tr') ||
                        d.querySelector('li, tr').offsetParent === null).map((d) => d.id)""")
@@ -108,7 +110,8 @@ def shown(page) -> dict:
             href: li.querySelector('a.fact').getAttribute('href'),
             status: [...li.querySelectorAll('.fact-head .status')].map((s) =>
                 [...s.classList].find((c) => c.startsWith('status-')).slice(7)),
-            links: [...li.querySelectorAll('.fact-source a')].map((a) => a.getAttribute('href')) }))""")
+            links: [...li.querySelectorAll('.fact-source a')]
+                .map((a) => a.getAttribute('href')) }))""")
     why = page.evaluate("""() => [...document.querySelectorAll('a.why')]
         .filter((a) => a.offsetParent !== null).map((a) => a.getAttribute('href'))""")
     return {"rows": rows, "why": why}
@@ -152,7 +155,8 @@ def test_the_largest_page_is_a_few_screens_and_keeps_every_fact(wide_page, live_
     assert card.locator(".totals strong").first.inner_text() == str(len(want["status"]))
     by_status = sum(int(c) for c in card.locator(".by-status .count").all_inner_texts())
     assert by_status == sum(len(s) for s in want["status"].values())
-    assert sum(int(c) for c in card.locator(".by-kind .count").all_inner_texts()) == len(want["status"])
+    by_kind = sum(int(c) for c in card.locator(".by-kind .count").all_inner_texts())
+    assert by_kind == len(want["status"])
     group_counts = [int(c) for c in page.locator("section.facts details.group > summary .count")
                     .all_inner_texts()]
     assert sum(group_counts) == len(want["status"])
@@ -203,14 +207,17 @@ def test_a_role_link_in_the_card_opens_its_group(wide_page, live_server, extreme
     page.wait_for_function("(id) => document.getElementById(id).open", arg=target)
 
 
+OPEN_STATES = "[...document.querySelectorAll('section.facts details')].map(d => d.open)"
+
+
 def test_open_all_and_close_all(wide_page, live_server, extremes):
     page = wide_page
     open_resource(page, live_server, extremes["largest"])
     page.locator("button.open-all").click()
-    states = page.evaluate("[...document.querySelectorAll('section.facts details')].map(d => d.open)")
+    states = page.evaluate(OPEN_STATES)
     assert states and all(states)
     page.locator("button.close-all").click()
-    states = page.evaluate("[...document.querySelectorAll('section.facts details')].map(d => d.open)")
+    states = page.evaluate(OPEN_STATES)
     assert not any(states)
 
 
@@ -227,7 +234,8 @@ def test_the_smallest_page(wide_page, live_server, extremes, screenshot):
     triples = live_server.select(f"""SELECT ?x WHERE {{
         {{ GRAPH ?g {{ <{iri}> ?p ?x }} }} UNION {{ GRAPH ?g {{ ?x ?p <{iri}> }} }}
         FILTER(isIRI(?x) && STRSTARTS(STR(?x), "{BASE}")) }}""")
-    hrefs = set(page.evaluate("[...document.querySelectorAll('article a')].map(a => a.getAttribute('href'))"))
+    hrefs = set(page.evaluate(
+        "[...document.querySelectorAll('article a')].map(a => a.getAttribute('href'))"))
     for row in triples:
         if "/ontology#" in row["x"]:
             assert "/ontology" + row["x"].split("/ontology", 1)[1] in hrefs, row

@@ -46,7 +46,8 @@ def site(live_server) -> list[tuple[str, str, int, str | None]]:
     document = live_server.select("""SELECT ?d (COUNT(?f) AS ?n) WHERE {
         GRAPH <https://w3id.org/tdkg/graph/asserted> { ?f tdkg:statedIn ?d } }
         GROUP BY ?d ORDER BY DESC(?n) ?d LIMIT 1""")[0]["d"]
-    inferred = live_server.select(f"""SELECT ?p ?o WHERE {{ GRAPH <https://w3id.org/tdkg/graph/inferred> {{
+    inferred = live_server.select(f"""SELECT ?p ?o WHERE {{
+        GRAPH <https://w3id.org/tdkg/graph/inferred> {{
         <{largest}> ?p ?o FILTER(isIRI(?o) && ?p != rdf:type) }} }} ORDER BY ?p ?o LIMIT 1""")[0]
     why = "/why?s=" + quote(f"<{largest}>") + "&p=" + quote(f"<{inferred['p']}>") + \
         "&o=" + quote(f"<{inferred['o']}>")
