@@ -17,6 +17,7 @@
     "The system concerned": "#f4b400", "Intentions": "#7e8c2a", "Offices": "#5d6d7e",
   };
   const OTHER_COLOUR = "#8d8d8d";
+  const PHONE_TIES = 10;
   const INFERRED_COLOUR = "#5c6bc0";
 
   function localPath(iri) {
@@ -74,6 +75,11 @@
       return;
     }
     const ties = JSON.parse(data.textContent);
+    if (container.parentElement.clientWidth < 560 && ties.peers.length > PHONE_TIES) {
+      ties.peers = ties.peers.slice(0, PHONE_TIES);       // a phone: the closest only, readable
+      const drawn = document.querySelector(".ties .drawn-count");
+      if (drawn) drawn.textContent = String(PHONE_TIES);
+    }
     const short = (text) => (text.length > 40 ? text.slice(0, 39) + "…" : text);
     if (ties.peers.length <= 5) container.classList.add("few");
     const nodes = [{ id: ties.focus, label: short(ties.label), title: ties.label, shape: "dot", size: 22, fixed: true, x: 0, y: 0,
