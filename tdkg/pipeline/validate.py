@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import pyoxigraph as ox
-import pyshacl
 import rdflib
 
 from . import shacl_sparql
@@ -96,6 +95,7 @@ def run_engine(engine: str, ontology: list[ox.Triple], data: list[ox.Triple],
 
 
 def _pyshacl(data: rdflib.Graph, shapes: rdflib.Graph):
+    import pyshacl  # imported only when used: it takes about a second to import
     return pyshacl.validate(data, shacl_graph=shapes, inference="none", advanced=True,
                             allow_warnings=True)
 
