@@ -98,6 +98,7 @@ def test_every_page_is_drawn_and_saved(browser, live_server, site, width, height
                 page.wait_for_function(READY[ready], timeout=30_000)
             if name.startswith("resource"):
                 assert page.evaluate("window.tdkgResource.error") is None, name
+            if name.startswith("resource") or name in ("network", "timeline"):
                 wide = page.evaluate("document.documentElement.scrollWidth")
                 assert wide <= width, f"{name} is {wide} px wide in a {width} px window"
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
