@@ -118,7 +118,7 @@ def test_a_fact_of_a_class_without_its_own_shape_still_needs_source_and_status(s
     for shape, node in (("FactStatedInShape", "unsourced-visit"),
                         ("FactStatusShape", "unsourced-visit"),
                         ("FactTypeShape", "a deal of no class")):
-        assert f"shapes#{shape}>" in report and node in report
+        assert f"tdsh:{shape} " in report and node in report
     assert (scratch_state / "current").resolve() == before
 
 

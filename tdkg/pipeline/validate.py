@@ -62,8 +62,22 @@ def validate_sources(ontology: list[ox.Triple], data: list[ox.Triple], shapes: l
     figures["seconds"] = round(time.perf_counter() - started, 3)
     failing = [r for r in results if r.severity == str(SH.Violation)]
     if failing:
-        raise ValidationError(report(failing), len(failing))
+        raise ValidationError(report(failing, names=_blank_labels(failing, data)), len(failing))
     return figures
+
+
+LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+
+
+def _blank_labels(results: list[Result], data: list[ox.Triple]) -> dict[str, str]:
+    """The label of each blank node a result names, so that the report says which one it is
+    (a blank node's id is made up by the parser and found in no file)."""
+    blanks = {str(t) for r in results for t in (r.focus, r.value) if isinstance(t, ox.BlankNode)}
+    if not blanks:
+        return {}
+    return {str(t.subject): t.object.value for t in data
+            if t.predicate.value == LABEL and str(t.subject) in blanks
+            and isinstance(t.object, ox.Literal)}
 
 
 def run_engine(engine: str, ontology: list[ox.Triple], data: list[ox.Triple],
@@ -135,10 +149,17 @@ def pyshacl_results(report_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> l
     return out
 
 
-def report(results: list[Result], limit: int = REPORT_MAX, per_shape: int = 10) -> str:
+def report(results: list[Result], limit: int = REPORT_MAX, per_shape: int = 10,
+           names: dict[str, str] | None = None) -> str:
     """A readable report: per shape and constraint component, how many results and the shape's
     message, then the results (focus node, path, value), at most ``per_shape`` for each and
-    ``limit`` in all."""
+    ``limit`` in all; ``names`` gives a blank node's label to show beside it."""
+    names = names or {}
+
+    def term(node) -> str:
+        label = names.get(str(node))
+        return f'{node} (labelled "{label}")' if label is not None else str(node)
+
     def short(iri: str) -> str:
         for prefix, ns in (("tdsh:", "https://w3id.org/tdkg/shapes#"), ("sh:", str(SH))):
             if iri.startswith(ns):
@@ -156,8 +177,8 @@ def report(results: list[Result], limit: int = REPORT_MAX, per_shape: int = 10) 
             lines.append(f"  {group[0].message}")
         listed = group[:max(0, min(per_shape, limit - shown))]
         for r in listed:
-            lines.append(f"  - focus node {r.focus}" + (f", path {r.path}" if r.path else "")
-                         + (f", value {r.value}" if r.value is not None else ""))
+            lines.append(f"  - focus node {term(r.focus)}" + (f", path {r.path}" if r.path else "")
+                         + (f", value {term(r.value)}" if r.value is not None else ""))
         shown += len(listed)
         if len(group) > len(listed):
             lines.append(f"  ... and {len(group) - len(listed)} more")
