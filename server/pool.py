@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import select
 import signal
 import threading
 import time
@@ -78,6 +79,10 @@ class Worker:
                                     name="tdkg-query-worker")
         self.process.start()
         child.close()
+        # one poll object per pipe: Connection.poll() builds and closes a selector on each call,
+        # which cost more than the rest of the pool's work for a cheap query
+        self._ready = select.poll()
+        self._ready.register(self.conn.fileno(), select.POLLIN)
         self.status = self._handshake(deadline)
 
     def _handshake(self, deadline: float) -> dict:
@@ -108,7 +113,7 @@ class Worker:
         died idle raises :class:`WorkerDied` here, before any work was done."""
         try:
             self.conn.send(job)
-            if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+            if not self.wait(max(0.0, deadline - time.monotonic())):
                 raise Timeout()
             acknowledged = self.conn.recv() == ("started",)
         except (EOFError, OSError):
@@ -117,9 +122,10 @@ class Worker:
             raise WorkerDied("query worker answered out of turn")
 
     def wait(self, timeout: float) -> bool:
+        """Whether the worker has written (or closed its end) within ``timeout`` seconds."""
         try:
-            return self.conn.poll(timeout)
-        except OSError:
+            return bool(self._ready.poll(max(0, int(timeout * 1000 + 0.999))))
+        except (OSError, ValueError):
             return True     # recv() will report the closed pipe
 
     def receive(self) -> tuple:
