@@ -95,15 +95,20 @@ def quoteattr(text: str) -> str:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+#: a JSON string literal for a str (the C function behind json.dumps(ensure_ascii=False), called
+#: directly: the encoder object's own call costs more than the escaping of a short string)
+_string = json.encoder.encode_basestring
+
+
 def _json_text(term) -> str:
     if isinstance(term, ox.NamedNode):
-        return '{"type":"uri","value":' + _encode(term.value) + "}"
+        return '{"type":"uri","value":' + _string(term.value) + "}"
     if isinstance(term, ox.Literal):
-        value = '{"type":"literal","value":' + _encode(term.value)
+        value = '{"type":"literal","value":' + _string(term.value)
         if term.language:
-            return value + ',"xml:lang":' + _encode(term.language) + "}"
+            return value + ',"xml:lang":' + _string(term.language) + "}"
         if term.datatype.value != XSD_STRING:
-            return value + ',"datatype":' + _encode(term.datatype.value) + "}"
+            return value + ',"datatype":' + _string(term.datatype.value) + "}"
         return value + "}"
     return _encode(_json_term(term))
 
@@ -111,7 +116,7 @@ def _json_text(term) -> str:
 def write_json(names: list[str], table: Iterable[Iterable], truncated: bool) -> str:
     """SPARQL 1.1 Query Results JSON, written as text: each distinct term is encoded once."""
     term = _cached(_json_text)
-    keys = [_encode(n) + ":" for n in names]
+    keys = [_string(n) + ":" for n in names]
     bindings = ",".join(
         "{" + ",".join(k + term(t) for k, t in zip(keys, row) if t is not None) + "}"
         for row in table)
