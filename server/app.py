@@ -27,7 +27,10 @@ def create_app(settings: Settings) -> Flask:
     app.config["TDKG"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.config["TDKG_LIVE"] = LiveStore(settings)
-    app.config["TDKG_CACHE"] = AnswerCache(settings.cache_entries)
+    # each cache may hold the budget; they hold the same answer bodies (one bytes object for
+    # both), so together they take about one budget
+    budget = settings.cache_mib * 1024 * 1024
+    app.config["TDKG_CACHE"] = AnswerCache(settings.cache_entries, budget)
     CORS(app, resources={r"/sparql/?": {"origins": "*", "methods": ["GET", "POST", "OPTIONS"]},
                          r"/rdf-graph-store(/.*)?": {"origins": "*",
                                                      "methods": ["GET", "HEAD", "OPTIONS"]},
@@ -53,7 +56,7 @@ def create_app(settings: Settings) -> Flask:
     threading.Thread(target=_warm, args=(app.config["TDKG_LIVE"],), daemon=True).start()
     if not settings.updates_enabled:     # over a writable store every query goes through Flask
         app.wsgi_app = ReplayCachedGets(app.wsgi_app, settings.store_root,
-                                        AnswerCache(settings.cache_entries), settings,
+                                        AnswerCache(settings.cache_entries, budget), settings,
                                         app.config["TDKG_LIVE"], app.config["TDKG_CACHE"])
     app.wsgi_app = BoundedRequests(app.wsgi_app, settings.timeout)
     return app

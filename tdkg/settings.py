@@ -31,6 +31,7 @@ class Settings:
     worker_memory: int = 0
     sandbox: str = "required"
     cache_entries: int = 2048
+    cache_mib: int = 32
     keep_builds: int = 5
 
     @property
@@ -98,6 +99,8 @@ FIELDS: dict[str, tuple[str, type]] = {
     "sandbox": ("required: query workers run without network access, or the server does not "
                 "start; off: rely on the SERVICE check alone", str),
     "cache_entries": ("answers kept in each worker's answer cache (0 disables it)", int),
+    "cache_mib": ("memory for cached answers in each HTTP worker, in MiB (an answer larger than "
+                  "an eighth of it is not kept)", int),
     "keep_builds": (("published builds kept for `tdkg builds` and `tdkg rollback`; the one "
                      "served is always kept too"), int),
 }
