@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import itertools
 import json
 import os
 import shutil
@@ -44,6 +45,8 @@ KEEP_BUILDS = 5      # the default of the keep_builds setting
 #: instead of merging three on every match. Builds without the mark (made before) keep the
 #: union only as named graphs; the server still serves them (see server/dataset.py).
 LAYOUT = 2
+#: quads handed to the bulk loader at a time
+BULK_BATCH = 200_000
 PUBLISHED = "published"     # in a build folder: when it was first published
 HISTORY = "history.jsonl"   # in the state folder: one line per publication or rollback
 DRAFTS = "drafts"
@@ -119,9 +122,13 @@ def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict
     default = ox.DefaultGraph()
     for name, triples in graphs.items():
         graph = ox.NamedNode(name)
-        store.bulk_extend(quad for t in triples for quad in (
+        quads = (quad for t in triples for quad in (
             ox.Quad(t.subject, t.predicate, t.object, graph),
             ox.Quad(t.subject, t.predicate, t.object, default)))
+        # in batches: one bulk_extend holds every quad it is given until it has loaded them
+        # (at 1M triples, 6.9M quads took the build's peak from 1.8 to 3.6 GiB)
+        while batch := list(itertools.islice(quads, BULK_BATCH)):
+            store.bulk_extend(batch)
     store.flush()
     stats = {"layout": LAYOUT, "graphs": {name: count_triples(store, name) for name in graphs},
              **dataset_stats(store)}
