@@ -358,7 +358,7 @@
         solver: "forceAtlas2Based",
         forceAtlas2Based: { gravitationalConstant: -200, centralGravity: 0.03, springLength: 110,
                             springConstant: 0.04, avoidOverlap: 1 },
-        stabilization: { enabled: true, iterations: 1000, updateInterval: 100, fit: true },
+        stabilization: { enabled: true, iterations: 300, updateInterval: 100, fit: true },
       },
       layout: { randomSeed: 7, improvedLayout: true },
     });
