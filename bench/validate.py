@@ -30,6 +30,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reasoning import parse_size  # noqa: E402  (sibling module: one parser of "100k"/"1m")
+
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "bench" / "generate.py"
 DATA_DIR = ROOT / "bench" / "data"
@@ -37,14 +40,6 @@ SHAPES = ROOT / "ontology" / "shapes.ttl"
 #: pyshacl and pyrudof are not run above this many data triples unless asked (pyshacl takes
 #: minutes at 100k; pyrudof needs about 1 GiB at 100k, and grows with the data)
 PYSHACL_MAX = 100_000
-
-
-def parse_size(text: str) -> int:
-    text = text.strip().lower()
-    for suffix, factor in (("k", 1_000), ("m", 1_000_000)):
-        if text.endswith(suffix):
-            return int(float(text[:-1]) * factor)
-    return int(text)
 
 
 def memory_mb() -> tuple[float, float]:

@@ -8,29 +8,10 @@ of each of its INSERT/DELETE … WHERE operations; giving them together with USI
 """
 from __future__ import annotations
 
-from tdkg import namespaces as ns
 from tdkg import sparql_lexer as lexer
-from tdkg.pipeline.store import LAYOUT
+from tdkg.pipeline.store import LAYOUT, default_graphs, layout_of  # noqa: F401 (re-exported)
 
 from .errors import BadRequest
-
-
-def default_graphs(inference: bool, layout: int = LAYOUT) -> list[str]:
-    """The graphs whose union is TDKG's default graph ("" is the store's own default graph).
-
-    In a build of the current :data:`~tdkg.pipeline.store.LAYOUT` the store's default graph
-    already holds ontology + asserted + inferred, so it is the whole answer; without inference
-    it is the ontology and asserted graphs. A build made before (``layout`` 1: no mark in its
-    build.json) kept them only as named graphs, and a rollback may serve it."""
-    if layout >= LAYOUT:
-        return [""] if inference else [ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED]
-    graphs = ["", ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED]
-    return graphs + [ns.GRAPH_INFERRED] if inference else graphs
-
-
-def layout_of(info: dict) -> int:
-    """The graph layout of a build, from its build.json."""
-    return int(info.get("stats", {}).get("layout", 1))
 
 
 def query_dataset(names_dataset: bool, default: list[str], named: list[str],

@@ -119,8 +119,7 @@ class ReplayCachedGets:
         job = {"op": "query", "text": text, "base_iri": _base_url(environ),
                "default_graph": default, "named_graphs": named, "fmt": fmt.name,
                "cap": config.max_results, "prefixes": ns.PREFIXES}
-        key = (live.build_id, live.generation, text, _frozen(default), _frozen(named), fmt.name,
-               job["base_iri"])
+        key = answer_key(live, job)
         result = self.answers.get(key) if use_cache and self.answers is not None else None
         cache = "hit" if result is not None else ("miss" if use_cache else "bypass")
         elapsed = None
@@ -142,11 +141,8 @@ class ReplayCachedGets:
 
     def _respond(self, environ: dict, result: dict, cache: str, elapsed: float | None,
                  started: float) -> tuple:
-        media = BY_NAME[result["fmt"]].media_type
-        if media.startswith("text/") or media in TEXT_TYPES:
-            media += "; charset=utf-8"
         body = result["body"]
-        headers = [("Content-Type", media), ("Content-Length", str(len(body))),
+        headers = [("Content-Type", content_type(result["fmt"])), ("Content-Length", str(len(body))),
                    ("TDKG-Result-Limit", str(self.settings.max_results))]
         if result["truncated"]:
             headers.append(("TDKG-Truncated", f"true; returned={result['count']}"))
@@ -190,6 +186,19 @@ def _base_url(environ: dict) -> str:
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}" \
            f"{environ['PATH_INFO']}"
+
+
+def content_type(fmt: str) -> str:
+    """The Content-Type of an answer in the format named ``fmt`` (text in UTF-8)."""
+    media = BY_NAME[fmt].media_type
+    return media + "; charset=utf-8" if media.startswith("text/") or media in TEXT_TYPES \
+        else media
+
+
+def answer_key(live, job: dict) -> tuple:
+    """The key of a query's answer in the endpoint's answer cache (shared with :mod:`.sparql`)."""
+    return (live.build_id, live.generation, job["text"], _frozen(job["default_graph"]),
+            _frozen(job["named_graphs"]), job["fmt"], job["base_iri"])
 
 
 def _frozen(graphs: list[str] | None) -> tuple | None:

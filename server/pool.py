@@ -166,7 +166,9 @@ class Pool:
         self.confinement: dict = {}     # what the last worker that started reported
 
     # --- taking and giving back workers (the lock is never held across a start) ----------
-    def _acquire(self, deadline: float) -> Worker:
+    def _acquire(self, deadline: float, spare: bool = True) -> Worker:
+        """An idle worker or a new one; with ``spare``, start a spare in the background when
+        none is left idle."""
         worker = self._take(deadline)
         if worker is None:
             try:
@@ -175,7 +177,8 @@ class Pool:
                 self._forget()
                 raise
             self.confinement = worker.status
-        self._top_up()
+        if spare:
+            self._top_up()
         return worker
 
     def _take(self, deadline: float) -> Worker | None:
@@ -294,15 +297,7 @@ class Pool:
         """Start one worker now so the first request does not pay for it; its confinement. No
         spare is started with it: an idle server keeps one worker per pool, and the first
         request that takes it starts the spare in the background."""
-        deadline = time.monotonic() + START_TIMEOUT
-        worker = self._take(deadline)
-        if worker is None:
-            try:
-                worker = Worker(self.spec, deadline)
-            except BaseException:
-                self._forget()
-                raise
-            self.confinement = worker.status
+        worker = self._acquire(time.monotonic() + START_TIMEOUT, spare=False)
         status = worker.status
         self._release(worker)
         return status

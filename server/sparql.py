@@ -31,14 +31,13 @@ from .errors import (
     UpdateRefused,
     WorkerUnavailable,
 )
-from .fastpath import CACHEABLE, RAN, UNCHECKED_FOR_TESTS
-from .formats import BY_NAME, Format, accepted_for, negotiate, offered_for
+from .fastpath import CACHEABLE, RAN, UNCHECKED_FOR_TESTS, answer_key, content_type
+from .formats import Format, accepted_for, negotiate, offered_for
 from .pool import Busy as PoolBusy
 from .pool import ClientGone, Timeout, WorkerDied, WorkerStartFailed
 
 bp = Blueprint("sparql", __name__)
 _POSITION = re.compile(r"(?:at|line) (\d+)[:, column ]+(\d+)")
-TEXT_TYPES = ("text/csv", "text/tab-separated-values", "text/turtle", "application/n-triples")
 #: a graph that no store has: the dataset over which a query is only parsed
 EMPTY_GRAPH = "urn:x-tdkg:nothing"
 
@@ -115,8 +114,7 @@ def answer(job: dict, remote: tuple[str, ...] = (), live=None) -> Response:
     and cache the result."""
     live = live or current_app.config["TDKG_LIVE"].snapshot()
     cache = current_app.config["TDKG_CACHE"]
-    key = (live.build_id, live.generation, job["text"], _frozen(job["default_graph"]),
-           _frozen(job["named_graphs"]), job["fmt"], job["base_iri"])
+    key = answer_key(live, job)
     use_cache = "no-cache" not in request.headers.get("Cache-Control", "")
     result = cache.get(key) if use_cache else None
     g.timing["cache"] = "hit" if result is not None else ("bypass" if not use_cache else "miss")
@@ -125,10 +123,6 @@ def answer(job: dict, remote: tuple[str, ...] = (), live=None) -> Response:
         cache.put(key, result, len(result["body"]))
     request.environ[CACHEABLE] = True
     return _response(result)
-
-
-def _frozen(graphs: list[str] | None) -> tuple | None:
-    return None if graphs is None else tuple(graphs)
 
 
 def call_worker(pool, job: dict) -> dict:
@@ -198,10 +192,7 @@ def _explain_syntax(message: str, text: str) -> str:
 
 def _response(result: dict) -> Response:
     config = current_app.config["TDKG"]
-    media = BY_NAME[result["fmt"]].media_type
-    if media.startswith("text/") or media in TEXT_TYPES:
-        media += "; charset=utf-8"
-    response = Response(result["body"], content_type=media)
+    response = Response(result["body"], content_type=content_type(result["fmt"]))
     response.headers["TDKG-Result-Limit"] = str(config.max_results)
     if result["truncated"]:
         response.headers["TDKG-Truncated"] = f"true; returned={result['count']}"

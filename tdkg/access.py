@@ -22,7 +22,7 @@ from oxrdflib import OxigraphStore
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from . import namespaces as ns
-from .pipeline.store import LAYOUT, current_build, read_info
+from .pipeline.store import current_build, default_graphs, layout_of, read_info
 from .settings import load_settings
 
 
@@ -33,15 +33,6 @@ class ReadOnlyError(PermissionError):
         super().__init__(f"{operation} refused: the graph from tdkg.open() is the published "
                          "store, read-only; change the sources and run `tdkg build`, or copy "
                          "what you need into a graph of your own (rdflib.Graph() + graph)")
-
-
-def default_graphs(inference: bool = True, layout: int = LAYOUT) -> list[str]:
-    """The graphs whose union is the default graph, as the SPARQL endpoint has it ("" is the
-    store's own default graph, which holds the union since build layout 2)."""
-    if layout >= LAYOUT:
-        return [""] if inference else [ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED]
-    graphs = ["", ns.GRAPH_ONTOLOGY, ns.GRAPH_ASSERTED]
-    return graphs + [ns.GRAPH_INFERRED] if inference else graphs
 
 
 def open(state_dir: str | Path | None = None, *, inference: bool = True,
@@ -63,7 +54,7 @@ def open(state_dir: str | Path | None = None, *, inference: bool = True,
         raise ValueError(f"the store has no graph <{graph}>; its graphs are "
                          + ", ".join(sorted(f"<{g.value}>" for g in store.named_graphs())))
     identifier = rdflib.URIRef(graph) if graph is not None else DATASET_DEFAULT_GRAPH_ID
-    layout = int(read_info(build).get("stats", {}).get("layout", 1))
+    layout = layout_of(read_info(build))
     result = rdflib.Graph(PublishedStore(store, default_graphs(inference, layout)), identifier,
                           bind_namespaces="core")
     for prefix, iri in ns.PREFIXES.items():

@@ -45,6 +45,24 @@ KEEP_BUILDS = 5      # the default of the keep_builds setting
 #: instead of merging three on every match. Builds without the mark (made before) keep the
 #: union only as named graphs; the server still serves them (see server/dataset.py).
 LAYOUT = 2
+
+
+def default_graphs(inference: bool, layout: int = LAYOUT) -> list[str]:
+    """The graphs whose union is TDKG's default graph in a build of ``layout`` ("" is the store's
+    own default graph): since layout 2 that graph alone (ontology + asserted + inferred), or the
+    ontology and asserted graphs without inference. Before, the named graphs only."""
+    from ..namespaces import GRAPH_ASSERTED, GRAPH_INFERRED, GRAPH_ONTOLOGY
+    if layout >= LAYOUT:
+        return [""] if inference else [GRAPH_ONTOLOGY, GRAPH_ASSERTED]
+    graphs = ["", GRAPH_ONTOLOGY, GRAPH_ASSERTED]
+    return graphs + [GRAPH_INFERRED] if inference else graphs
+
+
+def layout_of(info: dict) -> int:
+    """The graph layout of a build, from its build.json (no mark: layout 1)."""
+    return int(info.get("stats", {}).get("layout", 1))
+
+
 #: quads handed to the bulk loader at a time
 BULK_BATCH = 200_000
 PUBLISHED = "published"     # in a build folder: when it was first published

@@ -23,7 +23,7 @@ import pyoxigraph as ox
 import rdflib
 
 from . import shacl_sparql
-from .convert import to_rdflib_graph, to_rdflib_term
+from .convert import to_ox_term, to_rdflib_graph, to_rdflib_term
 from .errors import ValidationError
 from .load import parse_file
 from .shacl_sparql import Result
@@ -120,16 +120,7 @@ def _top_shapes(shapes: rdflib.Graph) -> set:
 
 
 def _ox(node):
-    if node is None:
-        return None
-    if isinstance(node, rdflib.URIRef):
-        return ox.NamedNode(str(node))
-    if isinstance(node, rdflib.BNode):
-        return ox.BlankNode(str(node))
-    if node.language:
-        return ox.Literal(str(node), language=node.language)
-    return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype or
-                                                           rdflib.XSD.string)))
+    return None if node is None else to_ox_term(node)
 
 
 def pyshacl_results(report_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> list[Result]:
