@@ -83,6 +83,11 @@ class MemoryLimit(EndpointError):
     status, kind = 503, "memory-limit"
 
 
+class StoreUnavailable(EndpointError):
+    """The remote SPARQL store could not be reached, failed, or gave a partial answer."""
+    status, kind = 503, "store-unavailable"
+
+
 class WorkerUnavailable(EndpointError):
     """No query worker could be started, or it crashed: retried for the next request."""
     status, kind = 503, "worker-unavailable"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from tdkg.stores.errors import ReadOnlyStore, StoreRefused, StoreUnavailable
+
 from . import results, sandbox
 
 
@@ -173,6 +175,10 @@ def run(store: ox.Store, job: dict) -> tuple:
         answer = OPERATIONS[job["op"]](store, job)
     except SyntaxError as err:
         return ("error", "syntax", str(err))
+    except StoreUnavailable as err:
+        return ("error", "store", str(err))
+    except (StoreRefused, ReadOnlyStore) as err:
+        return ("error", "refused" if isinstance(err, StoreRefused) else "read-only", str(err))
     except MemoryError:
         return ("error", "memory", "the answer did not fit in the query worker's memory")
     except (OSError, ValueError, TypeError, RuntimeError, sqlite3.Error) as err:
@@ -181,8 +187,16 @@ def run(store: ox.Store, job: dict) -> tuple:
     return ("ok", answer)
 
 
-def open_store(path: str, writable: bool) -> ox.Store:
-    return ox.Store(path) if writable else ox.Store.read_only(path)
+def open_store(spec):
+    """The worker's store: the build's embedded store, or a view of the build in a remote
+    SPARQL store (the same interface)."""
+    if spec.remote is not None:
+        from tdkg.stores.build_view import BuildView
+        from tdkg.stores.sparql_store import QueryConnection
+        remote = spec.remote
+        return BuildView(QueryConnection(remote.query_url, remote.socket_path), remote.build,
+                         remote.timeout)
+    return ox.Store(spec.path) if spec.writable else ox.Store.read_only(spec.path)
 
 
 def serve(conn, spec) -> None:
@@ -195,7 +209,7 @@ def serve(conn, spec) -> None:
         sandbox.limit_memory(spec.memory_mib)
     status["memory_mib"] = spec.memory_mib
     try:
-        store = open_store(spec.path, spec.writable)
+        store = open_store(spec)
     except OSError as err:
         conn.send(("failed", f"cannot open the store {spec.path}: {err}"))
         return

@@ -6,6 +6,14 @@ cache moves on (its keys carry the build id). A failed build never moves the lin
 good store keeps serving. If the published store disappears, requests get a 503 (its workers
 cannot start) until a new build is published; nothing needs restarting.
 
+Over the ``sparql`` store kind the published build is the one the remote store names
+(:mod:`tdkg.stores`), asked at most every ``store_poll`` seconds, so every front end over one
+store moves to a new build within that time; the build's folder comes from the state folder
+the front ends share. Its workers reach the store through a :class:`~tdkg.stores.relay.Relay`
+(they have no network of their own), each query against that one build's graphs. While the
+store cannot be reached, requests get a 503 naming it; when it is back, the next request is
+answered, with nothing restarted.
+
 Two pools per build: ``pool`` runs everything in confined workers (no network); ``federated``
 exists only with a non-empty federation allowlist and runs the operations whose every SERVICE or
 LOAD target the guard found in it.
@@ -15,13 +23,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from tdkg import stores
 from tdkg.pipeline import store as pipeline_store
 from tdkg.settings import Settings
+from tdkg.stores.errors import StoreError
 
-from .errors import NotReady
-from .pool import Pool, WorkerSpec
+from .errors import NotReady, StoreUnavailable
+from .pool import Pool, RemoteSpec, WorkerSpec
 from .sandbox import physical_memory
 
 #: stack of the evaluating thread per 64 KiB of query text (nested patterns recurse in the engine)
@@ -46,10 +58,12 @@ class Snapshot:
             self.federated.close()
 
 
-def worker_spec(settings: Settings, path: str, sandbox: bool) -> WorkerSpec:
+def worker_spec(settings: Settings, path: str, sandbox: bool,
+                remote: RemoteSpec | None = None) -> WorkerSpec:
     stack = STACK_MIB_PER_64K * max(1, -(-settings.max_query // 65_536))
-    return WorkerSpec(path=path, writable=settings.updates_enabled, sandbox=sandbox,
-                      memory_mib=settings.worker_memory_mib(physical_memory()), stack_mib=stack)
+    return WorkerSpec(path=path, writable=settings.updates_enabled and remote is None,
+                      sandbox=sandbox, memory_mib=settings.worker_memory_mib(physical_memory()),
+                      stack_mib=stack, remote=remote)
 
 
 class LiveStore:
@@ -60,23 +74,64 @@ class LiveStore:
         self._target: str | None = None
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        self.store = stores.open_store(settings)
+        self._relay = None
+        self._asked = (-1e9, None, None)    # (when, build id, error) of the last remote answer
 
     def snapshot(self) -> Snapshot:
-        try:
-            target = os.readlink(self._link)
-        except OSError:
-            raise NotReady("no store has been built yet: run `tdkg build`") from None
+        if self.store.kind == "sparql":
+            target = self._remote_build()
+        else:
+            try:
+                target = os.readlink(self._link)
+            except OSError:
+                raise NotReady("no store has been built yet: run `tdkg build`") from None
         if target != self._target:
             self._switch(target)
         return self._snapshot
+
+    def _remote_build(self) -> str:
+        """The build the remote store publishes, asked at most every ``store_poll`` seconds
+        (a failure too is remembered that long, so a stopped store is not asked by every
+        request)."""
+        when, build, error = self._asked
+        if time.monotonic() - when >= self.settings.store_poll:
+            try:
+                build, error = self.store.published(timeout=min(5.0, self.settings.timeout)), None
+            except StoreError as err:
+                build, error = None, str(err)
+            self._asked = (time.monotonic(), build, error)
+        if error is not None:
+            raise StoreUnavailable(error)
+        if build is None:
+            raise NotReady(f"no build has been published to the SPARQL store at "
+                           f"{self.store.name} yet: run `tdkg build`")
+        return build
+
+    @property
+    def last_build(self) -> str | None:
+        return self._snapshot.build_id if self._snapshot is not None else None
+
+    def store_status(self) -> dict:
+        """What ``/healthz`` says about the store."""
+        problem = self.store.reachable()
+        return {"kind": self.store.kind, "url": self.store.name, "reachable": problem is None,
+                **({"error": problem} if problem else {})}
 
     def _switch(self, target: str) -> None:
         with self._lock:
             if target == self._target:
                 return
-            build = pipeline_store.current_build(self.root)
-            if build is None:
-                raise NotReady("the published build is incomplete")
+            if self.store.kind == "sparql":
+                build = self.root / "builds" / target
+                if not (build / "build.json").is_file():
+                    raise NotReady(f"the SPARQL store at {self.store.name} publishes build "
+                                   f"{target}, which is not in this front end's state folder "
+                                   f"({self.root}); ship the build folder here first")
+            else:
+                build = pipeline_store.current_build(self.root)
+                if build is None:
+                    raise NotReady("the published build is incomplete")
             old = self._snapshot
             self._snapshot = self._open(build)
             self._target = target
@@ -86,12 +141,29 @@ class LiveStore:
     def _open(self, build: Path) -> Snapshot:
         s, path = self.settings, str(build / "store")
         sandboxed = s.sandbox == "required"
-        pool = Pool(worker_spec(s, path, sandboxed), s.pool_size, short=s.short_query)
+        remote = direct = None
+        if self.store.kind == "sparql":
+            remote = RemoteSpec(s.store_url, build.name, self._relay_path() if sandboxed else None,
+                                s.timeout)
+            direct = dataclasses.replace(remote, socket_path=None)
+        pool = Pool(worker_spec(s, path, sandboxed, remote), s.pool_size, short=s.short_query)
         federated = None
         if s.service_allowlist:
-            federated = Pool(worker_spec(s, path, sandbox=False), 1, short=s.short_query)
+            federated = Pool(worker_spec(s, path, sandbox=False, remote=direct), 1,
+                             short=s.short_query)
         return Snapshot(build.name, pipeline_store.read_info(build), pool, federated)
+
+    def _relay_path(self) -> str:
+        """The Unix socket through which confined workers reach the store (made once)."""
+        if self._relay is None:
+            from tdkg.stores.relay import Relay
+            parts = urlsplit(self.settings.store_url)
+            self._relay = Relay(parts.hostname or "127.0.0.1",
+                                parts.port or (443 if parts.scheme == "https" else 80))
+        return self._relay.path
 
     def close(self) -> None:
         if self._snapshot is not None:
             self._snapshot.close()
+        if self._relay is not None:
+            self._relay.close()

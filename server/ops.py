@@ -6,15 +6,33 @@ import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
+from .errors import EndpointError
+
 bp = Blueprint("ops", __name__)
 log = logging.getLogger("tdkg.access")
 
 
 @bp.route("/healthz")
 def healthz() -> Response:
-    live = current_app.config["TDKG_LIVE"].snapshot()
+    """200 with the build served and its store; 503 (with the same fields, as far as known)
+    when the store cannot be reached or has no published build, so a load balancer takes the
+    front end out until it can answer."""
+    live_store = current_app.config["TDKG_LIVE"]
     settings = current_app.config["TDKG"]
-    return jsonify({"status": "ok", "build": live.build_id,
+    store = live_store.store_status()
+    try:
+        live = live_store.snapshot()
+    except EndpointError as err:
+        response = jsonify({"status": "unavailable", "error": str(err), "store": store,
+                            "build": live_store.last_build})
+        response.status_code = 503
+        return response
+    if not store["reachable"]:
+        response = jsonify({"status": "unavailable", "error": store["error"], "store": store,
+                            "build": live.build_id})
+        response.status_code = 503
+        return response
+    return jsonify({"status": "ok", "build": live.build_id, "store": store,
                     "triples": live.info.get("stats", {}).get("triples"),
                     "query_workers": {"sandbox": settings.sandbox, **live.pool.confinement,
                                       "per_process": live.pool.size,

@@ -69,6 +69,18 @@ class WorkerSpec:
     sandbox: bool = True            # own network namespace + seccomp (see .sandbox)
     memory_mib: int = 0             # RLIMIT_DATA; 0: no limit
     stack_mib: int = 256            # stack of the thread that parses and evaluates
+    remote: "RemoteSpec | None" = None  # the sparql store kind: a build of a remote store
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteSpec:
+    """A build of a remote SPARQL store, reached through ``socket_path`` (the front end's relay
+    to the store, for confined workers) or directly (``socket_path`` None)."""
+
+    query_url: str
+    build: str
+    socket_path: str | None
+    timeout: float
 
 
 class Worker:

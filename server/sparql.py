@@ -28,6 +28,7 @@ from .errors import (
     MemoryLimit,
     NotAcceptable,
     QueryTimeout,
+    StoreUnavailable,
     UpdateRefused,
     WorkerUnavailable,
 )
@@ -159,6 +160,10 @@ def call_worker(pool, job: dict) -> dict:
         raise MalformedQuery(_explain_syntax(message, job.get("text", "")), **_position(message))
     if kind == "memory":
         raise _memory_limit(pool)
+    if kind == "store":
+        raise StoreUnavailable(message)
+    if kind == "read-only":
+        raise UpdateRefused(message)
     raise BadRequest(message)
 
 

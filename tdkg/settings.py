@@ -33,6 +33,13 @@ class Settings:
     cache_entries: int = 2048
     cache_mib: int = 32
     keep_builds: int = 5
+    store: str = "embedded"
+    store_url: str = ""
+    store_update_url: str = ""
+    store_graph_url: str = ""
+    store_graph_param: str = "graph"
+    store_auth: str = "digest"
+    store_poll: float = 1.0
 
     @property
     def store_root(self) -> Path:
@@ -103,9 +110,21 @@ FIELDS: dict[str, tuple[str, type]] = {
                   "an eighth of it is not kept)", int),
     "keep_builds": (("published builds kept for `tdkg builds` and `tdkg rollback`; the one "
                      "served is always kept too"), int),
+    "store": ("embedded: each build is an Oxigraph store in the state folder; sparql: the builds "
+              "live in a SPARQL 1.1 store at STORE_URL (credentials: TDKG_STORE_USER and "
+              "TDKG_STORE_PASSWORD in the environment)", str),
+    "store_url": ("the SPARQL 1.1 query endpoint of the sparql store kind", str),
+    "store_update_url": ("its SPARQL Update endpoint (default: STORE_URL)", str),
+    "store_graph_url": ("its Graph Store Protocol endpoint (default: STORE_URL)", str),
+    "store_graph_param": ("the Graph Store endpoint's graph parameter (graph; Virtuoso 7: "
+                          "graph-uri)", str),
+    "store_auth": ("how credentials go to the sparql store: digest or basic", str),
+    "store_poll": ("seconds a front end trusts the sparql store's published build before it "
+                   "asks again", float),
 }
 
 
+STORE_KINDS = ("embedded", "sparql")
 SANDBOX_MODES = ("required", "off")
 
 
@@ -122,6 +141,10 @@ def _coerce(field: str, raw: object) -> object:
         raise ValueError(f"keep_builds must be at least 1, not {raw!r}")
     if field == "sandbox" and str(raw) not in SANDBOX_MODES:
         raise ValueError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}, not {raw!r}")
+    if field == "store" and str(raw) not in STORE_KINDS:
+        raise ValueError(f"store must be one of {', '.join(STORE_KINDS)}, not {raw!r}")
+    if field == "store_auth" and str(raw) not in ("digest", "basic"):
+        raise ValueError(f"store_auth must be digest or basic, not {raw!r}")
     return FIELDS[field][1](raw)
 
 
@@ -136,4 +159,8 @@ def load_settings(overrides: dict[str, object] | None = None,
     for field, raw in (overrides or {}).items():
         if raw is not None:
             values[field] = _coerce(field, raw)
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.store == "sparql" and not settings.store_url:
+        raise ValueError("the sparql store kind needs store_url (TDKG_STORE_URL or --store-url): "
+                         "the store's SPARQL query endpoint")
+    return settings

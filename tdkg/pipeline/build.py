@@ -115,9 +115,36 @@ def build(settings: Settings, data_dir: Path | None = None, options: Options = O
         store.write_info(build_dir, info)
         if not publish:
             return build_dir
+        if settings.store == "sparql":
+            publish_to_store(settings, build_dir, log)
         store.publish(root, build_dir, keep=settings.keep_builds)
     log(f"published {build_dir.name}: {info['stats']['graphs']}")
     return build_dir
+
+
+def publish_to_store(settings: Settings, build_dir: Path, log=print) -> None:
+    """Load the build into the sparql store and publish it there; a failure (the store stopped,
+    refused a request) leaves the store's published build as it was and the build unpublished
+    here too, and is a build error naming the store."""
+    from .. import stores
+    remote = stores.open_store(settings)
+    try:
+        with _timed_log(log, "the SPARQL store"):
+            stores.publish_remote(remote, build_dir, log=log)
+    except stores.StoreError as err:
+        store.discard(build_dir)
+        raise BuildError(f"publishing to the SPARQL store failed, nothing changed there: "
+                         f"{err}") from None
+    except BaseException:
+        store.discard(build_dir)
+        raise
+
+
+@contextlib.contextmanager
+def _timed_log(log, what: str):
+    started = time.perf_counter()
+    yield
+    log(f"published to {what} in {time.perf_counter() - started:.1f} s")
 
 
 def record_changes(previous: Path, build_dir: Path, info: dict, options: Options, log,

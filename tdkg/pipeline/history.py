@@ -146,9 +146,21 @@ def rollback(settings: Settings, name: str | None = None) -> tuple[str, str]:
         before = live.name if live is not None else None
         if target == before:
             raise HistoryError(f"{target} is already the published build")
+        if settings.store == "sparql":
+            _republish(settings, root / "builds" / target)
         store.publish(root, root / "builds" / target, keep=settings.keep_builds,
                       action="rollback", undo=name is None)
     return before or "", target
+
+
+def _republish(settings: Settings, build_dir: Path) -> None:
+    """Publish a kept build in the sparql store again (its graphs are loaded anew from the
+    build's folder when the store no longer has them)."""
+    from .. import stores
+    try:
+        stores.publish_remote(stores.open_store(settings), build_dir)
+    except stores.StoreError as err:
+        raise HistoryError(f"nothing was rolled back: the SPARQL store failed: {err}") from None
 
 
 @contextlib.contextmanager

@@ -1,0 +1,105 @@
+"""One published build of a remote SPARQL store, seen by a query worker through the part of
+pyoxigraph's ``Store`` interface the service's operations use (``query``, ``quads_for_pattern``,
+``contains_named_graph``, ``named_graphs``), so that the endpoint, the pages, the explanations
+and the views run unchanged over either store kind.
+
+Every query is first parsed by Oxigraph's own parser (an empty in-memory store: parsing and
+planning only, nothing is evaluated until the answer is read), so a syntax error is the same
+400, with the same line and column, whichever store is behind; the remote store sees only
+queries that are valid SPARQL 1.1. Answers come back as pyoxigraph's own result objects.
+Writes are refused: on this kind a store changes only by publishing a build.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pyoxigraph as ox
+
+from .. import sparql_lexer as lexer
+from ..namespaces import FACT_GRAPHS
+from . import graphnames as names
+from .errors import ReadOnlyStore, StoreUnavailable
+from .sparql_store import QUERY_ACCEPT, QueryConnection
+
+
+class BuildView:
+    def __init__(self, connection: QueryConnection, build: str, timeout: float = 30.0):
+        self.connection = connection
+        self.build = build
+        self.timeout = timeout
+        self._parser = ox.Store()       # empty, in memory: Oxigraph's grammar, nothing else
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def query(self, text: str, base_iri: str | None = None, prefixes: dict | None = None,
+              default_graph=None, named_graphs=None, use_default_graph_as_union: bool = False):
+        self._parser.query(text, base_iri=base_iri, prefixes=prefixes)    # SyntaxError here
+        form: list[tuple[str, str]] = [("query", names.localize(
+            text, self.build, prefixes or {}, base_iri))]
+        if default_graph is not None or named_graphs is not None:
+            form += self._dataset(default_graph or [], named_graphs or [])
+        elif not names.names_dataset(lexer.tokens(text)):
+            form += self._dataset([ox.DefaultGraph()], [ox.NamedNode(g) for g in FACT_GRAPHS])
+        return self._answer(*self.connection.post(form, QUERY_ACCEPT, self.timeout))
+
+    def _dataset(self, default: Iterable, named: Iterable) -> list[tuple[str, str]]:
+        """Protocol parameters for a dataset of public graph names (the default graph given as
+        ``DefaultGraph``), in the build's names. A dataset with no named graph still names one
+        that does not exist: a store given no ``named-graph-uri`` would offer all of its own."""
+        form = [("default-graph-uri", names.stored(self.build, _name(g))) for g in default]
+        named = [("named-graph-uri", names.stored(self.build, _name(g))) for g in named]
+        return form + (named or [("named-graph-uri", names.stored(self.build, "urn:tdkg:none"))])
+
+    def _answer(self, content_type: str, body: bytes):
+        body = names.publicize(body, self.build)
+        media = content_type.split(";", 1)[0].strip().lower()
+        try:
+            if media in ("application/sparql-results+json", "application/json"):
+                return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+            if media in ("application/n-triples", "text/plain", "text/turtle", "text/ntriples",
+                         "application/x-turtle"):
+                return [q.triple for q in ox.parse(body, format=ox.RdfFormat.TURTLE)]
+        except (SyntaxError, ValueError) as err:
+            raise StoreUnavailable(f"the SPARQL store at {self.connection.url} sent an answer "
+                                   f"that does not parse as {media}: {err}") from None
+        raise StoreUnavailable(f"the SPARQL store at {self.connection.url} answered with "
+                               f"{media or 'no content type'}, which TDKG does not read")
+
+    def quads_for_pattern(self, subject, predicate, obj, graph_name=None) -> Iterator[ox.Quad]:
+        """The matching quads of one public graph (``DefaultGraph``: TDKG's default graph)."""
+        terms = {"s": subject, "p": predicate, "o": obj}
+        if any(isinstance(t, ox.BlankNode) for t in terms.values() if t is not None):
+            return iter(())     # a blank node of one answer means nothing to the next query
+        pattern = " ".join(f"?{k}" if t is None else str(t) for k, t in terms.items())
+        graph = graph_name if graph_name is not None else ox.DefaultGraph()
+        free = [k for k, t in terms.items() if t is None]
+        select = " ".join(f"?{k}" for k in free) or "*"
+        text = (f"SELECT {select} WHERE {{ GRAPH <{names.stored(self.build, _name(graph))}> "
+                f"{{ {pattern} }} }}")
+        if not free:
+            text = f"SELECT (1 AS ?found) WHERE {{ GRAPH <{names.stored(self.build, _name(graph))}> {{ {pattern} }} }} LIMIT 1"
+        rows = self._answer(*self.connection.post([("query", text)], QUERY_ACCEPT,
+                                                  self.timeout))
+        return (ox.Quad(*(row[k] if t is None else t for k, t in terms.items()), graph)
+                for row in rows)
+
+    def contains_named_graph(self, graph: ox.NamedNode) -> bool:
+        return graph.value in FACT_GRAPHS
+
+    def named_graphs(self) -> list[ox.NamedNode]:
+        return [ox.NamedNode(g) for g in FACT_GRAPHS]
+
+    # --- writes: refused -----------------------------------------------------------------
+
+    def _read_only(self, *args, **kwargs):
+        raise ReadOnlyStore("the sparql store kind is changed only by publishing a build "
+                            "(`tdkg build`); SPARQL Update and Graph Store writes are refused")
+
+    update = bulk_extend = clear_graph = remove_graph = add = remove = _read_only
+
+    def flush(self) -> None:
+        pass
+
+
+def _name(graph) -> str:
+    return "" if isinstance(graph, ox.DefaultGraph) else graph.value
