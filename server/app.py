@@ -37,7 +37,7 @@ def create_app(settings: Settings) -> Flask:
                          r"/healthz": {"origins": "*"}, r"/why": {"origins": "*"},
                          r"/search": {"origins": "*"}},
          allow_headers=["Content-Type", "Accept", "Cache-Control"], send_wildcard=True,
-         expose_headers=["Server-Timing", "TDKG-Truncated", "TDKG-Result-Limit"])
+         expose_headers=["Server-Timing", "TDKG-Truncated", "TDKG-Result-Limit", "TDKG-Build"])
     app.register_blueprint(sparql.bp)
     app.register_blueprint(graph_store.bp)
     app.register_blueprint(ops.bp)

@@ -194,7 +194,7 @@ def open_store(spec):
         from tdkg.stores.build_view import BuildView
         from tdkg.stores.sparql_store import QueryConnection
         remote = spec.remote
-        return BuildView(QueryConnection(remote.query_url, remote.socket_path), remote.build,
+        return BuildView(QueryConnection(remote.query_url, remote.socket_path, remote.auth), remote.build,
                          remote.timeout)
     return ox.Store(spec.path) if spec.writable else ox.Store.read_only(spec.path)
 

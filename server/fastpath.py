@@ -47,7 +47,8 @@ RAN = "tdkg.ran"
 UNCHECKED_FOR_TESTS = "TDKG_TEST_UNCHECKED_SERVICE"
 TEXT_TYPES = ("text/csv", "text/tab-separated-values", "text/turtle", "application/n-triples")
 CORS = [("Access-Control-Allow-Origin", "*"),
-        ("Access-Control-Expose-Headers", "Server-Timing, TDKG-Result-Limit, TDKG-Truncated")]
+        ("Access-Control-Expose-Headers",
+         "Server-Timing, TDKG-Build, TDKG-Result-Limit, TDKG-Truncated")]
 
 
 class ReplayCachedGets:
@@ -80,9 +81,8 @@ class ReplayCachedGets:
     def _key(self, environ: dict) -> tuple | None:
         if "no-cache" in environ.get("HTTP_CACHE_CONTROL", ""):
             return None
-        try:
-            build = os.readlink(self.link)
-        except OSError:
+        build = self.live.build_key() if self.live is not None else _link(self.link)
+        if build is None:
             return None
         return (build, environ["PATH_INFO"], environ["QUERY_STRING"],
                 environ.get("HTTP_ACCEPT", ""), "HTTP_ORIGIN" in environ)
@@ -137,13 +137,13 @@ class ReplayCachedGets:
             result, elapsed = outcome[1], outcome[1]["elapsed"]
             if self.answers is not None:
                 self.answers.put(key, result, len(result["body"]))
-        return self._respond(environ, result, cache, elapsed, started)
+        return self._respond(environ, result, cache, elapsed, started, live.build_id)
 
     def _respond(self, environ: dict, result: dict, cache: str, elapsed: float | None,
-                 started: float) -> tuple:
+                 started: float, build: str) -> tuple:
         body = result["body"]
         headers = [("Content-Type", content_type(result["fmt"])), ("Content-Length", str(len(body))),
-                   ("TDKG-Result-Limit", str(self.settings.max_results))]
+                   ("TDKG-Result-Limit", str(self.settings.max_results)), ("TDKG-Build", build)]
         if result["truncated"]:
             headers.append(("TDKG-Truncated", f"true; returned={result['count']}"))
         headers += [("Vary", "Accept")] + CORS
@@ -179,6 +179,13 @@ class ReplayCachedGets:
             self.cache.put(key, (captured[0], headers, body), len(body))
             return [body]
         return chunks
+
+
+def _link(link: Path) -> str | None:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return None
 
 
 def _base_url(environ: dict) -> str:

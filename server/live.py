@@ -32,7 +32,7 @@ from tdkg.pipeline import store as pipeline_store
 from tdkg.settings import Settings
 from tdkg.stores.errors import StoreError
 
-from .errors import NotReady, StoreUnavailable
+from .errors import EndpointError, NotReady, StoreUnavailable
 from .pool import Pool, RemoteSpec, WorkerSpec
 from .sandbox import physical_memory
 
@@ -108,6 +108,18 @@ class LiveStore:
                            f"{self.store.name} yet: run `tdkg build`")
         return build
 
+    def build_key(self) -> str | None:
+        """What names the published build, cheaply (for cache keys), or None when unknown."""
+        if self.store.kind == "sparql":
+            try:
+                return self._remote_build()
+            except EndpointError:
+                return None
+        try:
+            return os.readlink(self._link)
+        except OSError:
+            return None
+
     @property
     def last_build(self) -> str | None:
         return self._snapshot.build_id if self._snapshot is not None else None
@@ -144,7 +156,7 @@ class LiveStore:
         remote = direct = None
         if self.store.kind == "sparql":
             remote = RemoteSpec(s.store_url, build.name, self._relay_path() if sandboxed else None,
-                                s.timeout)
+                                s.timeout, s.store_auth)
             direct = dataclasses.replace(remote, socket_path=None)
         pool = Pool(worker_spec(s, path, sandboxed, remote), s.pool_size, short=s.short_query)
         federated = None

@@ -81,6 +81,7 @@ class RemoteSpec:
     build: str
     socket_path: str | None
     timeout: float
+    auth: str = "digest"
 
 
 class Worker:

@@ -123,7 +123,7 @@ def answer(job: dict, remote: tuple[str, ...] = (), live=None) -> Response:
         result = call_worker(live.pool_for(remote), job)
         cache.put(key, result, len(result["body"]))
     request.environ[CACHEABLE] = True
-    return _response(result)
+    return _response(result, live.build_id)
 
 
 def call_worker(pool, job: dict) -> dict:
@@ -195,10 +195,11 @@ def _explain_syntax(message: str, text: str) -> str:
     return message
 
 
-def _response(result: dict) -> Response:
+def _response(result: dict, build: str) -> Response:
     config = current_app.config["TDKG"]
     response = Response(result["body"], content_type=content_type(result["fmt"]))
     response.headers["TDKG-Result-Limit"] = str(config.max_results)
+    response.headers["TDKG-Build"] = build     # the build that answered (one build per answer)
     if result["truncated"]:
         response.headers["TDKG-Truncated"] = f"true; returned={result['count']}"
     response.vary.add("Accept")

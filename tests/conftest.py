@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
+from store_kinds import any_kind, remote_kind, store_kinds  # noqa: F401 (fixtures)
 from support import PROJECT, Server, run_tdkg
 
 

@@ -1,0 +1,135 @@
+"""Everything above the store works the same over each store kind: TDKG's embedded Oxigraph
+store, a real Oxigraph server and a real Virtuoso 7, each holding the seed build published by
+`tdkg build` (see tests/store_kinds.py). Answers are compared with the embedded kind's."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import rdflib
+import requests
+from rdflib.compare import isomorphic
+from support import PROJECT, LoopbackListener
+
+QUERIES = sorted((PROJECT / "queries").glob("*.rq"))
+GRAPH = "https://w3id.org/tdkg/graph/"
+
+
+def rows(server, query: str, **params: str) -> list[tuple]:
+    """The answer of a SELECT as sorted rows of (type, value, datatype, lang) per variable."""
+    response = server.sparql(query, accept="application/sparql-results+json", **params)
+    assert response.status_code == 200, response.text
+    found = response.json()
+    names = found["head"]["vars"]
+    return sorted(tuple(_term(row.get(v)) for v in names)
+                  for row in found["results"]["bindings"])
+
+
+def _term(term: dict | None) -> tuple:
+    if term is None:
+        return ("unbound",)
+    if term["type"] == "bnode":
+        return ("bnode",)
+    kind = "literal" if term["type"] in ("literal", "typed-literal") else term["type"]
+    return (kind, term["value"], term.get("datatype"), term.get("xml:lang"))
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
+def test_every_analysts_question_has_the_same_answer(path: Path, store_kinds, remote_kind):
+    kind, server = remote_kind
+    text = path.read_text(encoding="utf-8")
+    assert rows(server, text) == rows(store_kinds.server("embedded"), text)
+
+
+def test_graph_names_datasets_and_inference_switch(store_kinds, remote_kind):
+    kind, server = remote_kind
+    embedded = store_kinds.server("embedded")
+    for query, params in [
+        ("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", {}),
+        ("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", {}),
+        ("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", {"inference": "false"}),
+        (f"SELECT (COUNT(*) AS ?n) FROM <{GRAPH}asserted> WHERE {{ ?s ?p ?o }}", {}),
+        ("PREFIX g: <https://w3id.org/tdkg/graph/> SELECT (COUNT(*) AS ?n) "
+         "WHERE { GRAPH g:inferred { ?s ?p ?o } }", {}),
+        ("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", {"default-graph-uri": GRAPH + "ontology"}),
+        ("SELECT ?g WHERE { GRAPH ?g { ?s a owl:Class } FILTER(?g = <" + GRAPH + "ontology>) } "
+         "LIMIT 1", {}),
+    ]:
+        assert rows(server, query, **params) == rows(embedded, query, **params), (query, params)
+    graphs = {r[0][1] for r in rows(server, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+    assert graphs == {GRAPH + g for g in ("ontology", "asserted", "inferred")}
+
+
+def test_linked_data_pages_search_views_and_explanations(store_kinds, remote_kind):
+    kind, server = remote_kind
+    embedded = store_kinds.server("embedded")
+    for path, accept in [("/id/baykar", "text/turtle"), ("/id/turkiye", "text/turtle"),
+                         ("/ontology", "text/turtle")]:
+        mine = requests.get(server.url + path, headers={"Accept": accept}, timeout=60)
+        theirs = requests.get(embedded.url + path, headers={"Accept": accept}, timeout=60)
+        assert mine.status_code == theirs.status_code == 200, (path, mine.text[:300])
+        assert isomorphic(rdflib.Graph().parse(data=mine.text, format="turtle"),
+                                         rdflib.Graph().parse(data=theirs.text, format="turtle"))
+    for path in ["/search?q=baykar&format=json", "/search?q=bayraktar&format=json"]:
+        assert requests.get(server.url + path, timeout=60).json() == \
+            requests.get(embedded.url + path, timeout=60).json()
+    page = requests.get(server.url + "/page/id/turkiye", timeout=60)
+    assert page.status_code == 200
+    whys = re.findall(r'href="(/why\?[^"]+)"', page.text)
+    assert len(whys) > 100
+    for link in whys[:5]:
+        link = link.replace("&amp;", "&")
+        mine = requests.get(server.url + link, headers={"Accept": "application/json"}, timeout=60)
+        theirs = requests.get(embedded.url + link, headers={"Accept": "application/json"},
+                              timeout=60)
+        assert mine.status_code == 200 and mine.json()["found"]
+        assert mine.json()["explanation"] == theirs.json()["explanation"]
+    for view in ("/network", "/timeline"):
+        assert requests.get(server.url + view, timeout=60).status_code == 200
+
+
+def test_syntax_errors_are_the_same_400(store_kinds, remote_kind):
+    kind, server = remote_kind
+    bad = "SELECT ?s WHERE {\n  ?s ?p \n}"
+    mine = server.sparql(bad)
+    theirs = store_kinds.server("embedded").sparql(bad)
+    assert mine.status_code == theirs.status_code == 400
+    assert mine.json() == theirs.json()
+
+
+def test_service_is_refused_before_the_store(store_kinds, remote_kind):
+    kind, server = remote_kind
+    listener = LoopbackListener()
+    try:
+        query = f"SELECT * WHERE {{ SERVICE <{listener.url}/sparql> {{ ?s ?p ?o }} }}"
+        response = server.sparql(query)
+        assert response.status_code == store_kinds.server("embedded").sparql(query).status_code
+        assert response.status_code == 403 and "SERVICE" in response.text
+        assert listener.connections == 0
+    finally:
+        listener.close()
+
+
+def test_graph_store_reads_the_same_graphs(store_kinds, remote_kind):
+    kind, server = remote_kind
+    embedded = store_kinds.server("embedded")
+    for graph in ("graph=" + GRAPH + "ontology", "default"):
+        mine = requests.get(f"{server.url}/rdf-graph-store?{graph}",
+                            headers={"Accept": "application/n-triples"}, timeout=60)
+        theirs = requests.get(f"{embedded.url}/rdf-graph-store?{graph}",
+                              headers={"Accept": "application/n-triples"}, timeout=60)
+        assert mine.status_code == theirs.status_code == 200
+        assert isomorphic(rdflib.Graph().parse(data=mine.text, format="nt"),
+                                         rdflib.Graph().parse(data=theirs.text, format="nt"))
+
+
+def test_healthz_names_the_store_and_build(store_kinds, remote_kind):
+    kind, server = remote_kind
+    health = requests.get(server.url + "/healthz", timeout=30)
+    assert health.status_code == 200
+    found = health.json()
+    assert found["store"] == {"kind": "sparql", "url": store_kinds.store(kind).query_url,
+                              "reachable": True}
+    answer = server.sparql("SELECT * WHERE { ?s ?p ?o } LIMIT 1")
+    assert answer.headers["TDKG-Build"] == found["build"]
