@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Set up TDKG on a fresh Debian machine: a virtualenv with the package, and with --test the
 # Debian packages the test suite needs (a JDK and the OWL API for the ontology checks, and
-# Chromium for the browser tests: Playwright drives Debian's chromium, it never downloads one).
+# Chromium for the browser tests: Playwright drives Debian's chromium, it never downloads one;
+# Virtuoso and HAProxy, which the scale-out tests start on loopback).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TEST_PACKAGES=(default-jdk-headless libowlapi-java chromium)
+TEST_PACKAGES=(default-jdk-headless libowlapi-java chromium virtuoso-opensource-7-bin haproxy)
 
 want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
