@@ -88,6 +88,12 @@ class StoreUnavailable(EndpointError):
     status, kind = 503, "store-unavailable"
 
 
+class StoreRefused(EndpointError):
+    """The remote store refused an operation that TDKG's own parser accepted (valid SPARQL 1.1
+    that the store's engine does not handle): the store failed, not the request."""
+    status, kind = 502, "store-refused"
+
+
 class WorkerUnavailable(EndpointError):
     """No query worker could be started, or it crashed: retried for the next request."""
     status, kind = 503, "worker-unavailable"

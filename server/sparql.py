@@ -28,6 +28,7 @@ from .errors import (
     MemoryLimit,
     NotAcceptable,
     QueryTimeout,
+    StoreRefused,
     StoreUnavailable,
     UpdateRefused,
     WorkerUnavailable,
@@ -162,6 +163,8 @@ def call_worker(pool, job: dict) -> dict:
         raise _memory_limit(pool)
     if kind == "store":
         raise StoreUnavailable(message)
+    if kind == "refused":
+        raise StoreRefused(message)
     if kind == "read-only":
         raise UpdateRefused(message)
     raise BadRequest(message)

@@ -11,6 +11,7 @@ Writes are refused: on this kind a store changes only by publishing a build.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 import pyoxigraph as ox
@@ -20,6 +21,10 @@ from ..namespaces import FACT_GRAPHS
 from . import graphnames as names
 from .errors import ReadOnlyStore, StoreUnavailable
 from .sparql_store import QUERY_ACCEPT, QueryConnection
+
+
+#: Virtuoso names blank nodes ``nodeID://b123`` in JSON results, which is not a blank node label
+_VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
 
 
 class BuildView:
@@ -55,6 +60,7 @@ class BuildView:
         media = content_type.split(";", 1)[0].strip().lower()
         try:
             if media in ("application/sparql-results+json", "application/json"):
+                body = _VIRTUOSO_BNODE.sub(rb"\1", body)
                 return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
             if media in ("application/n-triples", "text/plain", "text/turtle", "text/ntriples",
                          "application/x-turtle"):
