@@ -98,13 +98,24 @@ def clean_unfinished(root: Path) -> None:
     builds = root / "builds"
     if not builds.is_dir():
         return
+    recorded = (root / HISTORY).exists()
     for path in builds.iterdir():
         if path.is_dir() and not (path / "build.json").is_file():
+            shutil.rmtree(path, ignore_errors=True)
+        elif (recorded and path.is_dir() and published_at(path) is None
+              and not _owner_alive(path) and not _is_current(root, path)):
+            # complete but never published, by a process that has gone: a build killed while
+            # it published to a sparql store
             shutil.rmtree(path, ignore_errors=True)
     drafts = root / DRAFTS
     for path in drafts.iterdir() if drafts.is_dir() else ():
         if path.is_dir() and not _owner_alive(path):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _is_current(root: Path, build_dir: Path) -> bool:
+    live = current_build(root)
+    return live is not None and live.name == build_dir.name
 
 
 def _owner_alive(build_dir: Path) -> bool:
