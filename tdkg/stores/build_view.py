@@ -20,7 +20,10 @@ from .. import sparql_lexer as lexer
 from ..namespaces import FACT_GRAPHS
 from . import graphnames as names
 from .errors import ReadOnlyStore, StoreUnavailable
-from .sparql_store import QUERY_ACCEPT, QueryConnection
+from .sparql_store import QUERY_ACCEPT, RESULTS_JSON, QueryConnection
+
+RESULTS_ACCEPT = RESULTS_JSON
+GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 
 
 #: Virtuoso names blank nodes ``nodeID://b123`` in JSON results, which is not a blank node label
@@ -39,13 +42,17 @@ class BuildView:
     def query(self, text: str, base_iri: str | None = None, prefixes: dict | None = None,
               default_graph=None, named_graphs=None, use_default_graph_as_union: bool = False):
         self._parser.query(text, base_iri=base_iri, prefixes=prefixes)    # SyntaxError here
+        toks = lexer.tokens(text)
         form: list[tuple[str, str]] = [("query", names.localize(
             text, self.build, prefixes or {}, base_iri))]
         if default_graph is not None or named_graphs is not None:
             form += self._dataset(default_graph or [], named_graphs or [])
-        elif not names.names_dataset(lexer.tokens(text)):
+        elif not names.names_dataset(toks):
             form += self._dataset([ox.DefaultGraph()], [ox.NamedNode(g) for g in FACT_GRAPHS])
-        return self._answer(*self.connection.post(form, QUERY_ACCEPT, self.timeout))
+        # a graph must come back as a graph (Virtuoso would send DESCRIBE as JSON results)
+        accept = GRAPH_ACCEPT if lexer.query_form(toks) in ("CONSTRUCT", "DESCRIBE") \
+            else RESULTS_ACCEPT
+        return self._answer(*self.connection.post(form, accept, self.timeout))
 
     def _dataset(self, default: Iterable, named: Iterable) -> list[tuple[str, str]]:
         """Protocol parameters for a dataset of public graph names (the default graph given as
