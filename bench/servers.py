@@ -40,11 +40,14 @@ def log_tail(log: Path, lines: int = 20) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def run_step(cmd: Sequence[str], log: Path, timeout_s: float) -> float:
-    """Run a command to completion (bounded by `timeout_s`); return its wall time in seconds."""
+def run_step(cmd: Sequence[str], log: Path, timeout_s: float,
+             env: dict[str, str] | None = None) -> float:
+    """Run a command to completion (bounded by `timeout_s`); return its wall time in seconds.
+    ``env``, when given, is the command's whole environment (default: this process's)."""
     started = time.monotonic()
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env)
         try:
             code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -104,11 +107,13 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, deadline_s: float) -
 
 @contextmanager
 def serving(cmd: Sequence[str], ready_url: str, log: Path, deadline_s: float,
-            started: list | None = None) -> Iterator[float]:
+            started: list | None = None, env: dict[str, str] | None = None) -> Iterator[float]:
     """Start a server, wait until `ready_url` answers 200, yield the start-up time, stop it.
-    ``started``, when given, receives the server's process (for :func:`tree_rss`)."""
+    ``started``, when given, receives the server's process (for :func:`tree_rss`); ``env``,
+    when given, is the server's whole environment (default: this process's)."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env)
     if started is not None:
         started.append(proc)
     try:
