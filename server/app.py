@@ -14,8 +14,21 @@ from flask_cors import CORS
 
 from tdkg.settings import Settings
 
-from . import (builds, downloads, errors, explain, explore, graph_store, ops, pages, search,
-               sparql, vendor, void, workbench)
+from . import (
+    builds,
+    downloads,
+    errors,
+    explain,
+    explore,
+    graph_store,
+    ops,
+    pages,
+    search,
+    sparql,
+    vendor,
+    void,
+    workbench,
+)
 from .bounds import BoundedRequests
 from .cache import AnswerCache
 from .fastpath import ReplayCachedGets

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from tdkg.stores.errors import ReadOnlyStore, StoreRefused, StoreUnavailable
+from tdkg.stores.errors import (
+    ExtensionRefused,
+    ReadOnlyStore,
+    StoreRefused,
+    StoreUnavailable,
+)
 
 from . import results, sandbox
 
@@ -177,8 +182,9 @@ def run(store: ox.Store, job: dict) -> tuple:
         return ("error", "syntax", str(err))
     except StoreUnavailable as err:
         return ("error", "store", str(err))
-    except (StoreRefused, ReadOnlyStore) as err:
-        return ("error", "refused" if isinstance(err, StoreRefused) else "read-only", str(err))
+    except (StoreRefused, ReadOnlyStore, ExtensionRefused) as err:
+        kind = {StoreRefused: "refused", ReadOnlyStore: "read-only"}.get(type(err), "extension")
+        return ("error", kind, str(err))
     except MemoryError:
         return ("error", "memory", "the answer did not fit in the query worker's memory")
     except (OSError, ValueError, TypeError, RuntimeError, sqlite3.Error) as err:
@@ -194,7 +200,8 @@ def open_store(spec):
         from tdkg.stores.build_view import BuildView
         from tdkg.stores.sparql_store import QueryConnection
         remote = spec.remote
-        return BuildView(QueryConnection(remote.query_url, remote.socket_path, remote.auth), remote.build,
+        return BuildView(QueryConnection(remote.query_url, remote.socket_path, remote.auth,
+                                         remote.params), remote.build,
                          remote.timeout)
     return ox.Store(spec.path) if spec.writable else ox.Store.read_only(spec.path)
 

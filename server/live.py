@@ -156,7 +156,7 @@ class LiveStore:
         remote = direct = None
         if self.store.kind == "sparql":
             remote = RemoteSpec(s.store_url, build.name, self._relay_path() if sandboxed else None,
-                                s.timeout, s.store_auth)
+                                s.timeout, s.store_auth, s.store_query_params)
             direct = dataclasses.replace(remote, socket_path=None)
         pool = Pool(worker_spec(s, path, sandboxed, remote), s.pool_size, short=s.short_query)
         federated = None

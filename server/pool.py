@@ -82,6 +82,7 @@ class RemoteSpec:
     socket_path: str | None
     timeout: float
     auth: str = "digest"
+    params: str = ""                # form-encoded protocol parameters added to every query
 
 
 class Worker:

@@ -28,6 +28,7 @@ from .errors import (
     MemoryLimit,
     NotAcceptable,
     QueryTimeout,
+    ServiceRefused,
     StoreRefused,
     StoreUnavailable,
     UpdateRefused,
@@ -165,6 +166,8 @@ def call_worker(pool, job: dict) -> dict:
         raise StoreUnavailable(message)
     if kind == "refused":
         raise StoreRefused(message)
+    if kind == "extension":
+        raise ServiceRefused(message)
     if kind == "read-only":
         raise UpdateRefused(message)
     raise BadRequest(message)

@@ -40,6 +40,7 @@ class Settings:
     store_graph_param: str = "graph"
     store_auth: str = "digest"
     store_poll: float = 1.0
+    store_query_params: str = ""
 
     @property
     def store_root(self) -> Path:
@@ -119,6 +120,9 @@ FIELDS: dict[str, tuple[str, type]] = {
     "store_graph_param": ("the Graph Store endpoint's graph parameter (graph; Virtuoso 7: "
                           "graph-uri)", str),
     "store_auth": ("how credentials go to the sparql store: digest or basic", str),
+    "store_query_params": ("protocol parameters added to every query sent to the sparql store, "
+                           "form-encoded (e.g. Virtuoso's timeout=25000; an answer the store "
+                           "marks as partial is a 503, never passed off as complete)", str),
     "store_poll": ("seconds a front end trusts the sparql store's published build before it "
                    "asks again", float),
 }

@@ -4,14 +4,16 @@ store, a real Oxigraph server and a real Virtuoso 7, each holding the seed build
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
+import external_stores
 import pytest
 import rdflib
 import requests
 import w3c_protocol as w3c
 from rdflib.compare import isomorphic
-from support import PROJECT, LoopbackListener
+from support import PROJECT, LoopbackListener, Server
 
 from tdkg.stores.sparql_store import Endpoint, SparqlStore
 
@@ -225,3 +227,62 @@ def test_w3c_protocol_query_tests_over_each_remote_store(test, store_kinds, remo
         response = w3c.send(server.url + "/sparql", request)
         problems += [f"request {number}: {p}" for p in w3c.check(request, response)]
     assert not problems, f"{kind} {test.id} ({test.name}):\n" + "\n".join(problems)
+
+
+# --- what never reaches the store, and answers the store did not finish ---------------------
+
+def test_a_stores_own_functions_are_refused_before_the_store(store_kinds, remote_kind):
+    """Virtuoso's built-in http_get fetches any URL for an anonymous reader
+    (tests/test_external_stores.py shows it): TDKG refuses every IRI of a store's own function
+    namespaces, however it is written, and the listener sees nothing."""
+    kind, server = remote_kind
+    with external_stores.recording_server() as remote:
+        for query in [
+            f'SELECT (<bif:http_get>("{remote.url}/a") AS ?x) {{}}',
+            f'PREFIX b: <http://www.openlinksw.com/schemas/bif#> '
+            f'SELECT (b:http_get("{remote.url}/b") AS ?x) {{}}',
+            f'SELECT ?x {{ BIND(<sql:RDF_SPONGE_UP>("{remote.url}/c") AS ?x) }}',
+        ]:
+            response = server.sparql(query, **{"no-cache": "1"})
+            assert response.status_code == 403, (query, response.text)
+            assert "store's own built-in functions" in response.json()["error"]["message"]
+        assert remote.requests == []
+
+
+def front_end(store_kinds, kind: str, **env: str):
+    """Another `tdkg serve` over the published build of ``kind``, with other settings."""
+    state = store_kinds.states[kind]
+    return Server(state, env={**store_kinds.env(kind), **env})
+
+
+HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }"
+
+
+def test_the_front_ends_deadline_stops_a_query_on_virtuoso(store_kinds):
+    store_kinds.server("virtuoso")
+    server = front_end(store_kinds, "virtuoso", TDKG_TIMEOUT="2")
+    try:
+        began = time.monotonic()
+        response = server.sparql(HEAVY)
+        assert response.status_code == 503
+        assert response.json()["error"]["type"] == "query-timeout"
+        assert time.monotonic() - began < 10
+        assert server.select("SELECT (COUNT(*) AS ?n) WHERE { ?s a owl:Class }")[0]["n"] != "0"
+    finally:
+        server.stop()
+
+
+def test_a_partial_answer_from_virtuoso_is_a_503_never_an_answer(store_kinds):
+    """Virtuoso's "anytime" answers (asked for with its `timeout` parameter) come back as a 200
+    marked only in headers: TDKG turns them into a 503 that says the answer was partial."""
+    store_kinds.server("virtuoso")
+    server = front_end(store_kinds, "virtuoso", TDKG_STORE_QUERY_PARAMS="timeout=500")
+    try:
+        response = server.sparql(HEAVY)
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["type"] == "store-unavailable"
+        assert "partial answer" in error["message"] and "S1TAT" in error["message"]
+        assert server.select("SELECT (COUNT(*) AS ?n) WHERE { ?s a owl:Class }")[0]["n"] != "0"
+    finally:
+        server.stop()

@@ -19,7 +19,7 @@ import pyoxigraph as ox
 from .. import sparql_lexer as lexer
 from ..namespaces import FACT_GRAPHS
 from . import graphnames as names
-from .errors import ReadOnlyStore, StoreUnavailable
+from .errors import ExtensionRefused, ReadOnlyStore, StoreUnavailable
 from .sparql_store import QUERY_ACCEPT, RESULTS_JSON, QueryConnection
 
 RESULTS_ACCEPT = RESULTS_JSON
@@ -41,10 +41,15 @@ class BuildView:
 
     def query(self, text: str, base_iri: str | None = None, prefixes: dict | None = None,
               default_graph=None, named_graphs=None, use_default_graph_as_union: bool = False):
-        self._parser.query(text, base_iri=base_iri, prefixes=prefixes)    # SyntaxError here
         toks = lexer.tokens(text)
-        form: list[tuple[str, str]] = [("query", names.localize(
-            text, self.build, prefixes or {}, base_iri))]
+        try:
+            local = names.localize(text, self.build, prefixes or {}, base_iri)
+        except names.VendorFunctionRefused as err:
+            raise ExtensionRefused(str(err)) from None
+        # Oxigraph's parser and planner: a syntax error, or a function it does not know (any
+        # non-standard one), stops the query here
+        self._parser.query(text, base_iri=base_iri, prefixes=prefixes)
+        form: list[tuple[str, str]] = [("query", local)]
         if default_graph is not None or named_graphs is not None:
             form += self._dataset(default_graph or [], named_graphs or [])
         elif not names.names_dataset(toks):

@@ -22,3 +22,8 @@ class StoreRefused(StoreError):
 
 class ReadOnlyStore(StoreError):
     """A write through the service to a store that only builds write to."""
+
+
+class ExtensionRefused(StoreError):
+    """A query names the remote store's own (non-standard) functions: refused (403) before it
+    reaches the store."""

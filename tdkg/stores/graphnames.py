@@ -28,6 +28,16 @@ PUBLISHED = "urn:tdkg:published"   # STORE PUBLISHED "<build id>" in CONTROL
 LOADED = "urn:tdkg:loaded"         # <urn:tdkg:build:B> LOADED "<time>" in CONTROL: B has graphs
 DEFAULT = "default"
 
+#: IRIs that name a store's own built-in functions, some of which reach the network (Virtuoso's
+#: ``bif:http_get``, ``bif:http_client``; its ``sql:`` procedures): a query that names one, in any
+#: position, is refused before it reaches the store, like SERVICE and LOAD
+VENDOR_FUNCTIONS = ("bif:", "sql:", "http://www.openlinksw.com/")
+
+
+class VendorFunctionRefused(ValueError):
+    """A query names a store's own built-in functions."""
+
+
 #: keywords after which only a graph name can stand
 GRAPH_WORDS = ("FROM", "NAMED", "GRAPH", "USING", "WITH", "TO")
 
@@ -84,6 +94,10 @@ def localize(text: str, build: str, predeclared: dict[str, str],
             iri = namespace + lexer.unescape_local(local)
         else:
             continue
+        if iri.lower().startswith(VENDOR_FUNCTIONS):
+            raise VendorFunctionRefused(
+                f"{tok.text} is refused: it names the store's own built-in functions, which "
+                "may reach the network; TDKG runs standard SPARQL 1.1 only")
         if iri in FACT_GRAPHS or (after is not None and after.is_word(*GRAPH_WORDS)):
             edits.append((tok.start, tok.end, f"<{stored(build, iri)}>"))
     for start, end, new in reversed(edits):

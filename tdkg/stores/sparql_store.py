@@ -22,7 +22,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from . import graphnames as names
 from .errors import StoreIncomplete, StoreRefused, StoreUnavailable
@@ -202,12 +202,14 @@ class QueryConnection:
     the connection is made to that Unix socket (the front end's relay to the store) instead of
     the network; the HTTP request still names the store's host."""
 
-    def __init__(self, query_url: str, socket_path: str | None = None, auth: str = "digest"):
+    def __init__(self, query_url: str, socket_path: str | None = None, auth: str = "digest",
+                 params: str = ""):
         self.url = query_url
         parts = urlsplit(query_url)
         self._target = parts.path + (f"?{parts.query}" if parts.query else "")
         self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
         self._socket_path = socket_path
+        self._params = parse_qsl(params, keep_blank_values=True)
         self._conn: http.client.HTTPConnection | None = None
         found = _credentials()
         self._headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -227,7 +229,7 @@ class QueryConnection:
         return conn
 
     def post(self, form: list[tuple[str, str]], accept: str, timeout: float) -> tuple[str, bytes]:
-        body = urlencode(form).encode("utf-8")
+        body = urlencode(form + self._params).encode("utf-8")
         for attempt in (1, 2):      # a kept-alive connection the store closed: once more, fresh
             fresh = self._conn is None
             try:
