@@ -14,7 +14,7 @@ import pytest
 import rdflib
 import rdflib.compare
 import requests
-from external_stores import haproxy, recording_server, tiny_backend
+from external_stores import haproxy, recording_server, tiny_backend, virtuoso
 
 # virtuoso_store, oxigraph_store (session) and restart_after
 pytest_plugins = ["external_fixtures"]
@@ -137,6 +137,19 @@ def test_virtuoso_marks_a_partial_answer(virtuoso_store):
     assert answer.headers["X-SQL-State"] == "S1TAT"
     assert "incomplete results" in answer.headers["X-SQL-Message"]
     virtuoso_store.update(f"DROP SILENT GRAPH <{graph}>")
+
+
+def test_virtuoso_execution_limit_is_an_error(tmp_path):
+    """With [SPARQL] MaxQueryExecutionTime set and no `timeout` parameter, a query that runs out
+    of time is a 500 naming SR171, not a partial answer."""
+    with virtuoso(tmp_path, max_execution_s=1) as limited:
+        graph = unique_graph()
+        limited.post_graph(graph, sample_ntriples(3000).encode())
+        answer = limited.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> "
+                               "{ ?a ?p ?b . ?c ?q ?d . ?e ?r ?f } }", timeout=60)
+        assert answer.status_code == 500
+        assert "SR171: Transaction timed out" in answer.text
+        assert "X-SQL-State" not in answer.headers
 
 
 def test_default_graph_differs_between_stores(store):
