@@ -122,8 +122,8 @@ class Store:
 
     kind: str                    # "virtuoso" | "oxigraph"
     base_url: str
-    query_url: str               # SPARQL 1.1 Query (GET/POST), anonymous, read-only
-    update_url: str              # SPARQL 1.1 Update (POST), with ``auth``
+    query_url: str               # SPARQL 1.1 Query (GET/POST), anonymous (read-only on Virtuoso)
+    update_url: str              # SPARQL 1.1 Update (POST), with ``auth`` (Oxigraph: none)
     gsp_url: str                 # Graph Store Protocol (indirect graph identification), ``auth``
     gsp_read_url: str            # GSP GET without credentials
     gsp_graph_param: str         # "graph-uri" (Virtuoso; it also accepts "graph") | "graph"
