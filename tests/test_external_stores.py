@@ -62,7 +62,8 @@ def test_virtuoso_gsp_also_takes_the_standard_graph_parameter(virtuoso_store):
 def test_update_is_refused_without_the_writer(virtuoso_store):
     """Anonymous /sparql is read-only; the writer's digest credentials are what allow writes."""
     graph = unique_graph()
-    update = f"INSERT DATA {{ GRAPH <{graph}> {{ <http://example.org/a> <http://example.org/b> 1 }} }}"
+    triple = "<http://example.org/a> <http://example.org/b> 1"
+    update = f"INSERT DATA {{ GRAPH <{graph}> {{ {triple} }} }}"
     refused = requests.post(virtuoso_store.query_url, data={"query": update}, timeout=30)
     assert refused.status_code >= 400 and "SECURITY" in refused.text
     wrong = requests.post(virtuoso_store.update_url, data={"update": update}, timeout=30,
