@@ -42,6 +42,7 @@ import json
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,17 @@ def git_commit() -> str:
         return ""
 
 
+def uncommitted() -> list[str]:
+    """Tracked files changed in the working tree (what ran is the commit plus these)."""
+    try:
+        out = subprocess.run(["git", "-C", str(PROJECT_DIR), "status", "--porcelain",
+                              "--untracked-files=no"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line[3:] for line in out.splitlines()]
+
+
 def prepare_build(args: argparse.Namespace, data: Path, triples: int, work: Path) -> dict:
     """Build the data once into ``<where>/tdkg-state`` (``--keep-build`` keeps it between runs
     and reuses it when it was made from the same data file); return what was done."""
@@ -226,12 +238,14 @@ def load_into(store: external_stores.Store, build_dir: Path, log: Path,
     cmd = [sys.executable, "-c", LOAD, store.query_url, store.update_url, store.gsp_url,
            store.gsp_graph_param, store.auth_scheme or "basic", str(build_dir)]
     print(f"loading the build into {store.kind} ...", flush=True)
+    before = round(os.getloadavg()[0], 2)
     wall = servers.run_step(cmd, log, timeout_s, env=env)
     line = next((x for x in log.read_text().splitlines() if x.startswith("LOADJSON ")), None)
     if line is None:
         raise servers.StepFailed(f"the load into {store.kind} printed no figures\n"
                                  f"{servers.log_tail(log)}")
-    out = {"wall_s": round(wall, 3), **json.loads(line.removeprefix("LOADJSON "))}
+    out = {"wall_s": round(wall, 3), "load_average_before": before,
+           **json.loads(line.removeprefix("LOADJSON "))}
     if out["published"] != build_dir.name:
         raise servers.StepFailed(f"{store.kind} publishes {out['published']!r}, "
                                  f"not {build_dir.name}")
@@ -259,6 +273,98 @@ def start_tdkg(args: argparse.Namespace, state: Path, work: Path, stack: ExitSta
     return base, round(startup, 3)
 
 
+MADE_HERE = ".made-by-scale-out"
+
+
+def kept_virtuoso(folder: Path, buffers: int) -> external_stores.Store:
+    """Virtuoso on a database an earlier run loaded (``--keep-build``): the configuration of
+    :func:`external_stores.virtuoso` with new ports, without its set-up (done when the database
+    was made; reads need no credentials). The caller stops ``store.server``."""
+    db_dir = folder / "virtuoso"
+    http_port, sql_port = servers.free_port(), servers.free_port()
+    ini = db_dir / "virtuoso.ini"
+    ini.write_text(external_stores.fill(
+        "virtuoso.ini.template", db_dir=db_dir, sql_port=sql_port, http_port=http_port,
+        buffers=buffers, dirty_buffers=buffers * 3 // 4, buffers_mib=buffers * 8 // 1024,
+        max_rows=10_000_000, max_execution_s=0, max_estimate_s=0))
+    base = f"http://{servers.LOOPBACK}:{http_port}"
+    server = external_stores.Process("virtuoso", [external_stores.VIRTUOSO, "+foreground",
+                                                  "+configfile", str(ini)],
+                                     db_dir / "stdout.log", base + "/sparql?query=ASK%7B%7D")
+    server.start(deadline_s=300)
+    return external_stores.Store("virtuoso", base, base + "/sparql", "", "", "", "graph-uri",
+                                 None, None, db_dir, server)
+
+
+def published_in(store: external_stores.Store) -> str | None:
+    """The build a store publishes, read anonymously from its control graph."""
+    answer = store.query("SELECT ?b WHERE { GRAPH <urn:tdkg:control> { "
+                         "<urn:tdkg:store> <urn:tdkg:published> ?b } }", timeout=60)
+    answer.raise_for_status()
+    rows = answer.json()["results"]["bindings"]
+    return rows[0]["b"]["value"] if rows else None
+
+
+def open_store(args: argparse.Namespace, name: str, build_dir: Path, work: Path,
+               stack: ExitStack) -> tuple[external_stores.Store, dict]:
+    """A running store holding the build: started on the data an earlier run loaded (with
+    ``--keep-build``, when it holds this very build), else made empty and loaded now. Returns
+    the store and the load's figures (those of the earlier run when reused)."""
+    folder = (args.keep_build / name) if args.keep_build else work / name
+    marker = folder / "loaded.json"
+    if marker.exists():
+        known = json.loads(marker.read_text())
+        if known.get("build") == build_dir.name:
+            if name == VIRTUOSO:
+                store = kept_virtuoso(folder, VIRTUOSO_BUFFERS[args.size])
+                stack.callback(store.server.stop)
+            else:
+                store = stack.enter_context(external_stores.oxigraph_server(folder))
+            found = published_in(store)
+            if found == build_dir.name:
+                print(f"{name}: reusing the store loaded with {found} in {folder}", flush=True)
+                return store, {**known["load"], "reused_from_earlier_run": True}
+            print(f"{name}: {folder} publishes {found}, not {build_dir.name}: loading anew",
+                  flush=True)
+            store.server.stop()
+        else:
+            print(f"{name}: {folder} holds build {known.get('build')}: loading anew", flush=True)
+    if folder.exists():
+        if not (folder / MADE_HERE).exists():
+            raise servers.StepFailed(f"{folder} exists and was not made by this script: "
+                                     "remove it or choose another --keep-build")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MADE_HERE).write_text("made by bench/scale_out.py; removed by it when stale\n")
+    if name == VIRTUOSO:
+        store = stack.enter_context(external_stores.virtuoso(
+            folder, buffers=VIRTUOSO_BUFFERS[args.size]))
+    else:
+        store = stack.enter_context(external_stores.oxigraph_server(folder))
+    load = load_into(store, build_dir, work / f"load-{name}.log", args.load_timeout)
+    load["store_mb"] = round(servers.dir_size_bytes(store.data_dir) / 2**20, 1)
+    load["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    load["load_average_after"] = round(os.getloadavg()[0], 2)
+    if args.keep_build:
+        if name == VIRTUOSO:
+            checkpoint(store)
+        marker.write_text(json.dumps({"build": build_dir.name, "load": load}) + "\n")
+    return store, load
+
+
+def checkpoint(store: external_stores.Store) -> None:
+    """Have Virtuoso write the loaded database to its files now: stopped with SIGTERM it makes
+    a quick shutdown, and the next start would replay the whole load from its log. (dba's
+    password is this scratch database's random one, on loopback.)"""
+    began = time.monotonic()
+    done = subprocess.run([external_stores.ISQL, f"{servers.LOOPBACK}:{store.extra['sql_port']}",
+                           "dba", store.password or "", "exec=checkpoint;"],
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode != 0 or "*** Error" in done.stdout + done.stderr:
+        raise servers.StepFailed(f"Virtuoso checkpoint failed: {done.stdout}{done.stderr}")
+    print(f"  virtuoso: checkpoint {time.monotonic() - began:.1f} s", flush=True)
+
+
 def start_all(args: argparse.Namespace, state: Path, build: str, work: Path, stack: ExitStack,
               timings: dict, loads: dict, pids: dict) -> Endpoints:
     """Start what the chosen targets need: the stores (each loaded with the build), the TDKG
@@ -267,6 +373,8 @@ def start_all(args: argparse.Namespace, state: Path, build: str, work: Path, sta
     wanted = set(args.targets)
     endpoints = Endpoints(build, {}, {})
     build_dir = state / "builds" / build
+    if args.prepare_only:
+        wanted = {VIRTUOSO, OXIGRAPH}
     if EMBEDDED in wanted:
         endpoints.tdkg[EMBEDDED], timings["start_tdkg_embedded_s"] = start_tdkg(
             args, state, work, stack, EMBEDDED, pids, base_env())
@@ -278,17 +386,9 @@ def start_all(args: argparse.Namespace, state: Path, build: str, work: Path, sta
     for store_name, front_name, fronts in plans:
         if store_name not in wanted and not fronts:
             continue
-        folder = work / store_name
-        if store_name == VIRTUOSO:
-            store = stack.enter_context(external_stores.virtuoso(
-                folder, buffers=VIRTUOSO_BUFFERS[args.size]))
-        else:
-            store = stack.enter_context(external_stores.oxigraph_server(folder))
+        store, loads[store_name] = open_store(args, store_name, build_dir, work, stack)
         timings[f"start_{store_name}_s"] = round(store.server.ready_seconds, 3)
         pids[store_name] = store.server.pid
-        loads[store_name] = load_into(store, build_dir, work / f"load-{store_name}.log",
-                                      args.load_timeout)
-        loads[store_name]["store_mb"] = round(servers.dir_size_bytes(store.data_dir) / 2**20, 1)
         endpoints.stores[store_name] = store.query_url
         env = {**base_env(), **store_env(store), "TDKG_STORE_POLL": str(args.store_poll)}
         urls = {}
@@ -420,6 +520,73 @@ def goals(found: list[dict]) -> list[dict]:
     return out
 
 
+# --- where a request's time goes (in process) ---------------------------------------------------
+
+def _median_ms(call, rounds: int) -> float:
+    """Median wall time of ``call()`` over ``rounds`` calls (after one discarded), in ms."""
+    call()
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - began)
+    return round(statistics.median(times) * 1000, 3)
+
+
+def breakdown(state: Path, build: str, stores: dict[str, str], rounds: int) -> dict:
+    """Time, in this process and one call at a time, the steps a query worker takes for one
+    request: evaluating and writing the answer on the embedded store; over a remote store,
+    Oxigraph's parse check, the graph-name translation, the store's HTTP round trip (directly
+    and through the front end's Unix-socket relay), reading the store's JSON answer back into
+    terms and writing it out again. What a request costs beyond these is the front end's HTTP
+    layer and the pipe to the worker (p50 of the whole request minus the worker's part)."""
+    sys.path.insert(0, str(PROJECT_DIR))
+    import pyoxigraph as ox
+
+    from server import results
+    from tdkg.stores import graphnames as names
+    from tdkg.stores.build_view import BuildView
+    from tdkg.stores.relay import Relay
+    from tdkg.stores.sparql_store import QUERY_ACCEPT, QueryConnection
+
+    out: dict = {"rounds": rounds}
+    embedded = ox.Store.read_only(str(state / "builds" / build / "store"))
+    for workload in ("cheap", "aggregate"):
+        query = run.QUERIES[workload][0]
+        n = rounds if workload == "cheap" else max(3, rounds // 100)
+        steps: dict = {"embedded: evaluate + write JSON": _median_ms(
+            lambda: results.solutions(embedded.query(query), "json", 10_000), n)}
+        for store_name, url in stores.items():
+            parts = urllib.parse.urlsplit(url)
+            relay = Relay(parts.hostname, parts.port)
+            try:
+                direct = BuildView(QueryConnection(url), build)
+                relayed = BuildView(QueryConnection(url, relay.path), build)
+                form = [("query", names.localize(query, build, {}, None)),
+                        ("default-graph-uri", names.stored(build, ""))]
+                content_type, body = direct.connection.post(form, QUERY_ACCEPT, 60)
+                steps[f"{store_name}: parse check (Oxigraph)"] = _median_ms(
+                    lambda: direct._parser.query(query), n)
+                steps[f"{store_name}: graph names"] = _median_ms(
+                    lambda: names.localize(query, build, {}, None), n)
+                steps[f"{store_name}: store round trip, direct"] = _median_ms(
+                    lambda: direct.connection.post(form, QUERY_ACCEPT, 60), n)
+                steps[f"{store_name}: store round trip, relayed"] = _median_ms(
+                    lambda: relayed.connection.post(form, QUERY_ACCEPT, 60), n)
+                steps[f"{store_name}: read answer + write JSON"] = _median_ms(
+                    lambda: results.solutions(direct._answer(content_type, body), "json",
+                                              10_000), n)
+                steps[f"{store_name}: whole worker step (relayed)"] = _median_ms(
+                    lambda: results.solutions(relayed.query(query), "json", 10_000), n)
+                steps[f"{store_name}: answer bytes"] = len(body)
+            except Exception as err:    # the lead's store code moves; keep the figures we have
+                steps[f"{store_name}: error"] = f"{type(err).__name__}: {err}"
+            finally:
+                relay.close()
+        out[workload] = steps
+    return out
+
+
 # --- report -------------------------------------------------------------------------------------
 
 def print_tables(report: dict) -> None:
@@ -468,13 +635,21 @@ def print_tables(report: dict) -> None:
     print("timings: " + ", ".join(f"{k}={v}" for k, v in report["timings"].items()), flush=True)
 
 
+def print_breakdown(found: dict) -> None:
+    print(f"\nsteps of one request in a query worker, in process (median of "
+          f"{found['rounds']} calls, ms):")
+    for workload in ("cheap", "aggregate"):
+        for step, value in found.get(workload, {}).items():
+            print(f"  {workload:<10} {step:<45} {value}")
+
+
 def versions(args: argparse.Namespace, client: str) -> dict[str, str]:
     def package(name: str) -> str:
         return run.tool_version(["dpkg-query", "-W", "-f", "${Version}", name])
     return {"oxigraph": run.tool_version([args.oxigraph, "--version"]),
             "virtuoso": package("virtuoso-opensource-7-bin"), "haproxy": package("haproxy"),
             "wrk": run.tool_version(["wrk", "-v"]) if client == "wrk" else "",
-            "tdkg_commit": git_commit()}
+            "tdkg_commit": git_commit(), "tdkg_uncommitted": uncommitted()}
 
 
 def memory(pids: dict[str, int]) -> dict[str, int]:
@@ -513,11 +688,18 @@ def bench(args: argparse.Namespace, client: str) -> dict:
         pids: dict = {}
         with ExitStack() as stack:
             endpoints = start_all(args, state, build, work, stack, timings, loads, pids)
+            if args.prepare_only:
+                print(f"prepared {build} in {args.keep_build}: {json.dumps(loads)}", flush=True)
+                return {}
             report.update(loads=loads, timings=timings)
             names = [t for t in args.targets if t in endpoints.tdkg or t in endpoints.stores]
             time.sleep(2)
             report["memory_idle"] = memory(pids)
             report["checks"] = verify(endpoints, names)
+            if args.breakdown_rounds:
+                report["breakdown"] = breakdown(state, build, dict(endpoints.stores),
+                                                args.breakdown_rounds)
+                print_breakdown(report["breakdown"])
             deadline = began + args.time_budget
             for workload in args.workload:
                 if workload == MIX and client != "wrk":
@@ -565,6 +747,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="HAProxy's health checks of each front end (/healthz)")
     ap.add_argument("--keep-build", type=Path, default=None,
                     help="folder holding the build between runs (reused if from the same data)")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="only make (or check) the --keep-build build and the stores loaded "
+                         "with it, then stop")
+    ap.add_argument("--breakdown-rounds", type=int, default=300,
+                    help="calls per step when timing a request's steps in process (0: skip)")
     ap.add_argument("--time-budget", type=float, default=3600.0,
                     help="seconds from the start after which no further cell is begun")
     ap.add_argument("--ready-timeout", type=float, default=300.0, help="per server start (s)")
@@ -575,6 +762,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tdkg", default=run.default_tool("tdkg"))
     ap.add_argument("--oxigraph", default=run.default_tool("oxigraph"))
     args = ap.parse_args(argv)
+    if not set(args.workload) & set(args.lb_workloads):
+        args.targets = [t for t in args.targets if t not in (LB_ONE, LB_TWO)]
+    if args.prepare_only and args.keep_build is None:
+        ap.error("--prepare-only needs --keep-build (where the build and stores are kept)")
     if args.keep_build is not None:
         args.keep_build = args.keep_build.absolute()
     return args
@@ -590,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
     client = loadgen.choose_client(args.client)
     print(f"load generator: {client}", flush=True)
     report = bench(args, client)
+    if not report:
+        return 0
     print_tables(report)
     ok = all(c["same_rows"] and c["same_solutions"] is not False
              for c in report["checks"].values())
