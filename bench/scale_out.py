@@ -632,6 +632,10 @@ def print_tables(report: dict) -> None:
     print("loads: " + "; ".join(f"{k} {v['triples']:,} triples {v['load_s']:.1f} s "
                                 f"(+ publish {v['publish_s']:.2f} s), store {v['store_mb']} MB"
                                 for k, v in report["loads"].items()))
+    for when in ("memory_idle", "memory_after"):
+        if report.get(when):
+            print(f"{when.replace('_', ' ')} (RSS of each server's processes, MB): " + ", ".join(
+                f"{k} {v / 2**20:.0f}" for k, v in report[when].items()))
     print("timings: " + ", ".join(f"{k}={v}" for k, v in report["timings"].items()), flush=True)
 
 
