@@ -76,6 +76,7 @@ class LiveStore:
         self._lock = threading.Lock()
         self.store = stores.open_store(settings)
         self._relay = None
+        self.pending: str | None = None     # a published build whose folder has not arrived
         self._asked = (-1e9, None, None)    # (when, build id, error) of the last remote answer
 
     def snapshot(self) -> Snapshot:
@@ -97,7 +98,14 @@ class LiveStore:
         when, build, error = self._asked
         if time.monotonic() - when >= self.settings.store_poll:
             try:
-                build, error = self.store.published(timeout=min(5.0, self.settings.timeout)), None
+                build, loaded = self.store.state(timeout=min(5.0, self.settings.timeout))
+                error = None
+                serving = self.last_build
+                if serving is not None and serving != build and serving not in loaded \
+                        and not (self.root / "builds" / str(build) / "build.json").is_file():
+                    error = (f"the build this front end serves ({serving}) was dropped from the "
+                             f"SPARQL store at {self.store.name}, and the one it publishes "
+                             f"({build}) has not reached this front end's state folder")
             except StoreError as err:
                 build, error = None, str(err)
             self._asked = (time.monotonic(), build, error)
@@ -137,9 +145,13 @@ class LiveStore:
             if self.store.kind == "sparql":
                 build = self.root / "builds" / target
                 if not (build / "build.json").is_file():
+                    self.pending = target
+                    if self._snapshot is not None:
+                        return      # keep serving the build before it (the store keeps it)
                     raise NotReady(f"the SPARQL store at {self.store.name} publishes build "
                                    f"{target}, which is not in this front end's state folder "
-                                   f"({self.root}); ship the build folder here first")
+                                   f"({self.root}) yet: ship the build folder here")
+                self.pending = None
             else:
                 build = pipeline_store.current_build(self.root)
                 if build is None:

@@ -175,6 +175,33 @@ def test_older_builds_are_dropped_after_the_switch(cluster):
     cluster["served"] = newest
 
 
+def test_a_front_end_without_the_new_build_folder_serves_the_old_one_until_it_arrives(cluster):
+    """Front ends on other machines get build folders by copy: until the published build's
+    folder arrives, a front end keeps answering from the build before it (which the store
+    keeps) and says so in /healthz; then it moves on by itself."""
+    served = cluster["served"]
+    elsewhere = cluster["root"] / "elsewhere" / "var"
+    (elsewhere / "builds").mkdir(parents=True)
+    shutil.copytree(cluster["state"] / "builds" / served, elsewhere / "builds" / served)
+    front = Server(elsewhere, env=cluster["env"])
+    try:
+        assert count_and_build(front.url)[1] == served
+        newest = build(cluster, 7)
+        time.sleep(float(POLL) + 0.3)
+        assert count_and_build(front.url)[1] == served
+        health = requests.get(front.url + "/healthz", timeout=30).json()
+        assert health["build"] == served and health["store"]["published"] == newest
+        shutil.copytree(cluster["state"] / "builds" / newest, elsewhere / "builds" / newest)
+        deadline = time.monotonic() + 10
+        while count_and_build(front.url)[1] != newest and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert count_and_build(front.url)[1] == newest
+        assert "published" not in requests.get(front.url + "/healthz", timeout=30).json()["store"]
+    finally:
+        front.stop()
+    cluster["served"] = newest
+
+
 def test_a_build_killed_during_its_load_leaves_the_old_build_served(cluster):
     served, store = cluster["served"], cluster["store"]
     known = {g.split(":")[3] for g in store_graphs(store) if g.startswith("urn:tdkg:build:")}
@@ -248,6 +275,10 @@ def test_a_stopped_store_is_a_503_naming_it_and_answers_resume_when_it_is_back(c
 
 def test_one_of_three_front_ends_killed_under_load_fails_no_request(cluster):
     balancer, fronts = cluster["balancer"], cluster["fronts"]
+    deadline = time.monotonic() + 30       # after the store's stop, the checks bring all back
+    while set(balancer.backend_states().values()) != {"UP"}:
+        assert time.monotonic() < deadline, balancer.backend_states()
+        time.sleep(0.2)
     results: list[int] = []
     errors: list[str] = []
     stop = threading.Event()

@@ -40,6 +40,10 @@ class EmbeddedStore:
         self.root = root
         self.name = str(root)
 
+    def state(self, timeout: float | None = None) -> tuple[str | None, list[str]]:
+        from ..pipeline import store
+        return self.published(), [b.name for b in store.complete_builds(self.root)]
+
     def published(self, timeout: float | None = None) -> str | None:
         try:
             return Path(os.readlink(self.root / "current")).name

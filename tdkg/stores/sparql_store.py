@@ -141,6 +141,16 @@ class SparqlStore:
                            f"<{names.STORE}> <{names.PUBLISHED}> ?b }} }}", timeout)
         return rows[0]["b"] if rows else None
 
+    def state(self, timeout: float | None = None) -> tuple[str | None, list[str]]:
+        """(the published build, the builds with graphs in the store), in one query."""
+        rows = self.select(f"SELECT ?s ?p ?o WHERE {{ GRAPH <{names.CONTROL}> {{ ?s ?p ?o }} }}",
+                           timeout)
+        marker = names.build_node("")
+        published = [r["o"] for r in rows if r["p"] == names.PUBLISHED and r["s"] == names.STORE]
+        loaded = sorted(r["s"][len(marker):] for r in rows
+                        if r["p"] == names.LOADED and r["s"].startswith(marker))
+        return (published[0] if published else None), loaded
+
     def loaded(self) -> list[str]:
         """Builds that have (or had, if a load was cut short) graphs in the store."""
         rows = self.select(f"SELECT ?b WHERE {{ GRAPH <{names.CONTROL}> {{ "
@@ -179,8 +189,10 @@ WHERE {{ OPTIONAL {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHE
 
     def drop(self, build: str) -> None:
         """Remove a build's graphs and its note."""
-        drops = " ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in names.graphs_of(build))
-        self.update(drops)
+        for graph in names.graphs_of(build):
+            # CLEAR first: Virtuoso 7 keeps the triples of a graph loaded by the Graph Store
+            # Protocol through a DROP SILENT
+            self.update(f"CLEAR SILENT GRAPH <{graph}> ;\nDROP SILENT GRAPH <{graph}>")
         self.update(f"DELETE WHERE {{ GRAPH <{names.CONTROL}> {{ <{names.build_node(build)}> "
                     f"<{names.LOADED}> ?t }} }}")
 
