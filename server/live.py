@@ -111,6 +111,8 @@ class LiveStore:
             self._asked = (time.monotonic(), build, error)
         if error is not None:
             raise StoreUnavailable(error)
+        if build is None and self._target is not None:
+            return self._target     # the store names none for a moment: keep the one served
         if build is None:
             raise NotReady(f"no build has been published to the SPARQL store at "
                            f"{self.store.name} yet: run `tdkg build`")

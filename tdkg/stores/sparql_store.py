@@ -139,7 +139,7 @@ class SparqlStore:
         """The id of the published build, or None (nothing published yet)."""
         rows = self.select(f"SELECT ?b WHERE {{ GRAPH <{names.CONTROL}> {{ "
                            f"<{names.STORE}> <{names.PUBLISHED}> ?b }} }}", timeout)
-        return rows[0]["b"] if rows else None
+        return max(r["b"] for r in rows) if rows else None
 
     def state(self, timeout: float | None = None) -> tuple[str | None, list[str]]:
         """(the published build, the builds with graphs in the store), in one query."""
@@ -149,7 +149,7 @@ class SparqlStore:
         published = [r["o"] for r in rows if r["p"] == names.PUBLISHED and r["s"] == names.STORE]
         loaded = sorted(r["s"][len(marker):] for r in rows
                         if r["p"] == names.LOADED and r["s"].startswith(marker))
-        return (published[0] if published else None), loaded
+        return (max(published) if published else None), loaded
 
     def loaded(self) -> list[str]:
         """Builds that have (or had, if a load was cut short) graphs in the store."""
@@ -181,15 +181,27 @@ class SparqlStore:
         return sent
 
     def publish(self, build: str) -> None:
-        """Make ``build`` the published one: one SPARQL Update, one triple replaced, so every
-        front end sees either the old build or the new one."""
-        self.update(f"""DELETE {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> ?old }} }}
-INSERT {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> "{build}" }} }}
-WHERE {{ OPTIONAL {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> ?old }} }} }}""")
+        """Make ``build`` the published one, in one request: first add its triple, then remove
+        the others. A store that runs one request as one transaction (Oxigraph) switches at
+        once; one that does not (Virtuoso 7) shows for a moment both ids, never none, and a
+        reader takes the newest (ids begin with their time). Both builds are complete, and each
+        answer reads one of them. Checked by reading it back."""
+        triple = f'<{names.STORE}> <{names.PUBLISHED}> "{build}"'
+        self.update(f"""INSERT DATA {{ GRAPH <{names.CONTROL}> {{ {triple} }} }} ;
+DELETE {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> ?old }} }}
+WHERE {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> ?old }}
+        FILTER (STR(?old) != "{build}") }}""")
+        if (found := self.published()) != build:
+            raise StoreUnavailable(f"the SPARQL store at {self.name} did not take the switch "
+                                   f"to build {build}: it publishes {found!r}")
 
     def drop(self, build: str) -> None:
-        """Remove a build's graphs and its note."""
-        for graph in names.graphs_of(build):
+        """Remove a build's graphs (every graph named for it, also ones loaded beside the
+        build's own) and its note."""
+        found = self.select(f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
+                            f"FILTER (STRSTARTS(STR(?g), \"{names.prefix(build)}\")) }}",
+                            timeout=max(self.timeout, 120.0))
+        for graph in sorted(set(names.graphs_of(build)) | {row["g"] for row in found}):
             # CLEAR first: Virtuoso 7 keeps the triples of a graph loaded by the Graph Store
             # Protocol through a DROP SILENT
             self.update(f"CLEAR SILENT GRAPH <{graph}> ;\nDROP SILENT GRAPH <{graph}>")
