@@ -7,8 +7,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_from_a_state_to_an_agreement_to_its_source(live_server, page, offsite_requests,
+def test_from_a_state_to_an_agreement_to_its_source(any_kind, page, offsite_requests,
                                                     screenshot):
+    """On each store kind (the embedded store, the Oxigraph server, Virtuoso)."""
+    live_server = any_kind[1]
     # the IRI path itself: the browser asks for HTML and follows the 303 to the page
     page.goto(f"{live_server.url}/id/turkiye")
     assert page.url == f"{live_server.url}/page/id/turkiye"

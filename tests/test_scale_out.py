@@ -311,3 +311,23 @@ def test_one_of_three_front_ends_killed_under_load_fails_no_request(cluster):
     assert len(results) > killed_at + 20
     assert set(results) == {200}, {s: results.count(s) for s in set(results)}
     assert balancer.backend_states()["front2"].startswith("DOWN")
+
+
+def test_an_embedded_replica_serves_a_shipped_copy_of_the_build(built_state, live_server,
+                                                                tmp_path):
+    """docs/deploy.md's recipe for replicas of the embedded store: copy the immutable build
+    folder, switch `current` in one rename, serve. The replica answers as the original."""
+    build_dir = Path(os.path.realpath(built_state / "current"))
+    replica = tmp_path / "replica" / "var"
+    (replica / "builds").mkdir(parents=True)
+    subprocess.run(["cp", "-a", str(build_dir), str(replica / "builds")], check=True, timeout=120)
+    os.symlink(f"builds/{build_dir.name}", replica / ".current-new")
+    os.replace(replica / ".current-new", replica / "current")
+    server = Server(replica)
+    try:
+        for query in (COUNT, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"):
+            assert server.select(query) and \
+                sorted(map(str, server.select(query))) == sorted(map(str, live_server.select(query)))
+        assert count_and_build(server.url)[1] == build_dir.name
+    finally:
+        server.stop()
