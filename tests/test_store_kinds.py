@@ -310,3 +310,27 @@ def test_publishing_to_virtuoso_switches_and_drops_old_builds(store_kinds):
     assert {g.split(":")[3] for g in ours} == set(builds)
     assert server.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"] == \
         store_kinds.server("embedded").select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"]
+
+
+def test_virtuoso_stopped_is_a_503_naming_it_and_answers_resume(store_kinds):
+    """The fault test of tests/test_scale_out.py, over Virtuoso: stopped, a 503 that names it
+    and a /healthz that says so; started again, answers resume with nothing restarted."""
+    server, store = store_kinds.server("virtuoso"), store_kinds.store("virtuoso")
+    store.stop()
+    try:
+        time.sleep(1.5)     # past TDKG_STORE_POLL (1 s)
+        answer = requests.get(server.url + "/sparql", timeout=30,
+                              params={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 2"},
+                              headers={"Cache-Control": "no-cache"})
+        assert answer.status_code == 503, answer.text
+        assert store.query_url in answer.json()["error"]["message"]
+        health = requests.get(server.url + "/healthz", timeout=30)
+        assert health.status_code == 503 and health.json()["store"]["reachable"] is False
+    finally:
+        store.start()
+    deadline = time.monotonic() + 30
+    while requests.get(server.url + "/healthz", timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "answers did not resume within 30 s"
+        time.sleep(0.2)
+    assert server.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"] == \
+        store_kinds.server("embedded").select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"]
