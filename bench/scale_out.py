@@ -206,27 +206,17 @@ def prepare_build(args: argparse.Namespace, data: Path, triples: int, work: Path
 LOAD = """
 import json, sys, time
 from pathlib import Path
-from tdkg.stores import graphnames as names, load_build
+from tdkg.stores import load_build
 from tdkg.stores.sparql_store import Endpoint, SparqlStore
 query, update, graph, param, auth, folder = sys.argv[1:7]
 store = SparqlStore(Endpoint(query, update, graph, param, auth), timeout=300)
 began = time.monotonic()
 sent = load_build(store, Path(folder))
 loaded = time.monotonic()
-build = Path(folder).name
-store.publish(build)
-workaround = False
-if store.published() is None:
-    # Virtuoso 7.2.5 inserts nothing for DELETE {..} INSERT {..} WHERE { OPTIONAL {..} } when
-    # the OPTIONAL finds nothing ("insert 0 (or less) triples"): on this fresh store, write the
-    # control triple directly
-    store.update(f'INSERT DATA {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> '
-                 f'<{names.PUBLISHED}> "{build}" }} }}')
-    workaround = True
+store.publish(Path(folder).name)
 done = time.monotonic()
 print("LOADJSON " + json.dumps({"load_s": loaded - began, "publish_s": done - loaded,
-                                "sent": sent, "published": store.published(),
-                                "publish_workaround": workaround}), flush=True)
+                                "sent": sent, "published": store.published()}), flush=True)
 """
 
 
@@ -296,13 +286,26 @@ def kept_virtuoso(folder: Path, buffers: int) -> external_stores.Store:
                                  None, None, db_dir, server)
 
 
+def kept_oxigraph(folder: Path) -> external_stores.Store:
+    """The Oxigraph server on the data an earlier run loaded, as
+    :func:`external_stores.oxigraph_server` starts it but with a longer deadline (opening a
+    store of several GB that has not been compacted yet took 52 s here)."""
+    port = servers.free_port()
+    base = f"http://{servers.LOOPBACK}:{port}"
+    server = external_stores.Process(
+        "oxigraph", [external_stores.OXIGRAPH, "serve", "--location", str(folder / "oxigraph"),
+                     "--bind", f"{servers.LOOPBACK}:{port}"],
+        folder / f"oxigraph-{port}.log", base + "/query?query=ASK%7B%7D")
+    server.start(deadline_s=300)
+    return external_stores.Store("oxigraph", base, base + "/query", "", "", "", "graph", None,
+                                 None, folder / "oxigraph", server)
+
+
 def published_in(store: external_stores.Store) -> str | None:
-    """The build a store publishes, read anonymously from its control graph."""
-    answer = store.query("SELECT ?b WHERE { GRAPH <urn:tdkg:control> { "
-                         "<urn:tdkg:store> <urn:tdkg:published> ?b } }", timeout=60)
-    answer.raise_for_status()
-    rows = answer.json()["results"]["bindings"]
-    return rows[0]["b"]["value"] if rows else None
+    """The build a store publishes, as a front end reads it (anonymously)."""
+    sys.path.insert(0, str(PROJECT_DIR))
+    from tdkg.stores.sparql_store import Endpoint, SparqlStore
+    return SparqlStore(Endpoint(store.query_url), timeout=60).published()
 
 
 def open_store(args: argparse.Namespace, name: str, build_dir: Path, work: Path,
@@ -315,11 +318,9 @@ def open_store(args: argparse.Namespace, name: str, build_dir: Path, work: Path,
     if marker.exists():
         known = json.loads(marker.read_text())
         if known.get("build") == build_dir.name:
-            if name == VIRTUOSO:
-                store = kept_virtuoso(folder, VIRTUOSO_BUFFERS[args.size])
-                stack.callback(store.server.stop)
-            else:
-                store = stack.enter_context(external_stores.oxigraph_server(folder))
+            store = (kept_virtuoso(folder, VIRTUOSO_BUFFERS[args.size]) if name == VIRTUOSO
+                     else kept_oxigraph(folder))
+            stack.callback(store.server.stop)
             found = published_in(store)
             if found == build_dir.name:
                 print(f"{name}: reusing the store loaded with {found} in {folder}", flush=True)
