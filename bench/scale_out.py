@@ -648,6 +648,34 @@ def print_breakdown(found: dict) -> None:
             print(f"  {workload:<10} {step:<45} {value}")
 
 
+def markdown(report: dict) -> str:
+    """The figures of a result file as Markdown tables (req/s with p50, then the ratios)."""
+    results = report["results"]
+    names = [t for t in TARGETS if any(r["server"] == t for r in results)]
+    cells: dict[tuple[str, int], dict[str, dict]] = {}
+    for r in results:
+        cells.setdefault((r["query"], r["concurrency"]), {})[r["server"]] = r
+    lines = ["| workload | c | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for (workload, conc), rows in cells.items():
+        lines.append(f"| {workload} | {conc} | " + " | ".join(
+            f"{rows[n]['rps']:,.1f} ({rows[n]['p50_ms']:.1f} ms)"
+            + ("\\*" if rows[n]["max_background_busy_pct"] > run.QUIET_BUSY_PCT else "")
+            if n in rows else "–" for n in names) + " |")
+    labels = [label for label, _, _ in RATIOS
+              if any(x["ratio"] == label for x in report.get("ratios", []))]
+    lines += ["", "| workload | c | " + " | ".join(labels) + " |",
+              "|---|---|" + "---|" * len(labels)]
+    by_cell: dict[tuple[str, int], dict[str, dict]] = {}
+    for x in report.get("ratios", []):
+        by_cell.setdefault((x["workload"], x["concurrency"]), {})[x["ratio"]] = x
+    for (workload, conc), found in by_cell.items():
+        lines.append(f"| {workload} | {conc} | " + " | ".join(
+            f"{found[label]['value']:.2f} ({found[label]['added_p50_ms']:+.1f} ms)"
+            if label in found else "–" for label in labels) + " |")
+    return "\n".join(lines)
+
+
 def versions(args: argparse.Namespace, client: str) -> dict[str, str]:
     def package(name: str) -> str:
         return run.tool_version(["dpkg-query", "-W", "-f", "${Version}", name])
@@ -757,6 +785,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "with it, then stop")
     ap.add_argument("--breakdown-rounds", type=int, default=300,
                     help="calls per step when timing a request's steps in process (0: skip)")
+    ap.add_argument("--markdown", type=Path, default=None,
+                    help="print the tables of a result file as Markdown, and nothing else")
     ap.add_argument("--time-budget", type=float, default=3600.0,
                     help="seconds from the start after which no further cell is begun")
     ap.add_argument("--ready-timeout", type=float, default=300.0, help="per server start (s)")
@@ -779,6 +809,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     run.stop_on_sigterm()
     args = parse_args(argv)
+    if args.markdown is not None:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     missing = [k for k, ok in external_stores.available().items() if not ok]
     if missing:
         print(f"not installed: {', '.join(missing)}", file=sys.stderr)
