@@ -548,7 +548,7 @@ def breakdown(state: Path, build: str, stores: dict[str, str], rounds: int) -> d
     from tdkg.stores import graphnames as names
     from tdkg.stores.build_view import BuildView
     from tdkg.stores.relay import Relay
-    from tdkg.stores.sparql_store import QUERY_ACCEPT, QueryConnection
+    from tdkg.stores.sparql_store import RESULTS_JSON, QueryConnection
 
     out: dict = {"rounds": rounds}
     embedded = ox.Store.read_only(str(state / "builds" / build / "store"))
@@ -565,15 +565,15 @@ def breakdown(state: Path, build: str, stores: dict[str, str], rounds: int) -> d
                 relayed = BuildView(QueryConnection(url, relay.path), build)
                 form = [("query", names.localize(query, build, {}, None)),
                         ("default-graph-uri", names.stored(build, ""))]
-                content_type, body = direct.connection.post(form, QUERY_ACCEPT, 60)
+                content_type, body = direct.connection.post(form, RESULTS_JSON, 60)
                 steps[f"{store_name}: parse check (Oxigraph)"] = _median_ms(
                     lambda: direct._parser.query(query), n)
                 steps[f"{store_name}: graph names"] = _median_ms(
                     lambda: names.localize(query, build, {}, None), n)
                 steps[f"{store_name}: store round trip, direct"] = _median_ms(
-                    lambda: direct.connection.post(form, QUERY_ACCEPT, 60), n)
+                    lambda: direct.connection.post(form, RESULTS_JSON, 60), n)
                 steps[f"{store_name}: store round trip, relayed"] = _median_ms(
-                    lambda: relayed.connection.post(form, QUERY_ACCEPT, 60), n)
+                    lambda: relayed.connection.post(form, RESULTS_JSON, 60), n)
                 steps[f"{store_name}: read answer + write JSON"] = _median_ms(
                     lambda: results.solutions(direct._answer(content_type, body), "json",
                                               10_000), n)

@@ -71,6 +71,11 @@ def store_graphs(store: external_stores.Store) -> set[str]:
     return {r["g"]["value"] for r in rows["results"]["bindings"]}
 
 
+def builds_in(store: external_stores.Store) -> set[str]:
+    """The ids of the builds that have graphs in ``store``."""
+    return {g.split(":")[3] for g in store_graphs(store) if g.startswith("urn:tdkg:build:")}
+
+
 def wait_for_load_to_start(store: external_stores.Store, known: set[str],
                            build: subprocess.Popen, deadline_s: float = 120) -> str:
     """The id of a build whose load into ``store`` has begun, once its first graph has triples
@@ -204,7 +209,7 @@ def test_a_front_end_without_the_new_build_folder_serves_the_old_one_until_it_ar
 
 def test_a_build_killed_during_its_load_leaves_the_old_build_served(cluster):
     served, store = cluster["served"], cluster["store"]
-    known = {g.split(":")[3] for g in store_graphs(store) if g.startswith("urn:tdkg:build:")}
+    known = builds_in(store)
     process = start_build(cluster, 4)
     try:
         killed = wait_for_load_to_start(store, known, process)
@@ -224,7 +229,7 @@ def test_a_build_killed_during_its_load_leaves_the_old_build_served(cluster):
 
 def test_a_store_stopped_during_a_load_fails_the_build_and_changes_nothing(cluster):
     served, store = cluster["served"], cluster["store"]
-    known = {g.split(":")[3] for g in store_graphs(store) if g.startswith("urn:tdkg:build:")}
+    known = builds_in(store)
     process = start_build(cluster, 6)
     try:
         wait_for_load_to_start(store, known, process)

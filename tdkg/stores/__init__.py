@@ -40,10 +40,6 @@ class EmbeddedStore:
         self.root = root
         self.name = str(root)
 
-    def state(self, timeout: float | None = None) -> tuple[str | None, list[str]]:
-        from ..pipeline import store
-        return self.published(), [b.name for b in store.complete_builds(self.root)]
-
     def published(self, timeout: float | None = None) -> str | None:
         try:
             return Path(os.readlink(self.root / "current")).name
@@ -119,6 +115,10 @@ def publish_remote(remote, build_dir: Path, keep_previous: bool = True, log=prin
             pass                # the store is gone: the next build drops what is left
         raise
     remote.publish(build)
-    for old in remote.loaded():
-        if old != build and not (keep_previous and old == before):
-            remote.drop(old)
+    # the build is published now: a failure from here on must not undo it (or its folder)
+    try:
+        for old in remote.loaded():
+            if old != build and not (keep_previous and old == before):
+                remote.drop(old)
+    except StoreError as err:
+        log(f"published {build}; dropping older builds failed, the next build drops them: {err}")

@@ -20,11 +20,7 @@ from .. import sparql_lexer as lexer
 from ..namespaces import FACT_GRAPHS
 from . import graphnames as names
 from .errors import ExtensionRefused, ReadOnlyStore, StoreUnavailable
-from .sparql_store import QUERY_ACCEPT, RESULTS_JSON, QueryConnection
-
-RESULTS_ACCEPT = RESULTS_JSON
-GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9"
-
+from .sparql_store import GRAPH_ACCEPT, RESULTS_JSON, QueryConnection
 
 #: Virtuoso names blank nodes ``nodeID://b123`` in JSON results, which is not a blank node label
 _VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
@@ -56,7 +52,7 @@ class BuildView:
             form += self._dataset([ox.DefaultGraph()], [ox.NamedNode(g) for g in FACT_GRAPHS])
         # a graph must come back as a graph (Virtuoso would send DESCRIBE as JSON results)
         accept = GRAPH_ACCEPT if lexer.query_form(toks) in ("CONSTRUCT", "DESCRIBE") \
-            else RESULTS_ACCEPT
+            else RESULTS_JSON
         return self._answer(*self.connection.post(form, accept, self.timeout))
 
     def _dataset(self, default: Iterable, named: Iterable) -> list[tuple[str, str]]:
@@ -91,12 +87,10 @@ class BuildView:
         pattern = " ".join(f"?{k}" if t is None else str(t) for k, t in terms.items())
         graph = graph_name if graph_name is not None else ox.DefaultGraph()
         free = [k for k, t in terms.items() if t is None]
-        select = " ".join(f"?{k}" for k in free) or "*"
-        text = (f"SELECT {select} WHERE {{ GRAPH <{names.stored(self.build, _name(graph))}> "
-                f"{{ {pattern} }} }}")
-        if not free:
-            text = f"SELECT (1 AS ?found) WHERE {{ GRAPH <{names.stored(self.build, _name(graph))}> {{ {pattern} }} }} LIMIT 1"
-        rows = self._answer(*self.connection.post([("query", text)], QUERY_ACCEPT,
+        where = f"WHERE {{ GRAPH <{names.stored(self.build, _name(graph))}> {{ {pattern} }} }}"
+        text = f"SELECT {' '.join(f'?{k}' for k in free)} {where}" if free \
+            else f"SELECT (1 AS ?found) {where} LIMIT 1"
+        rows = self._answer(*self.connection.post([("query", text)], RESULTS_JSON,
                                                   self.timeout))
         return (ox.Quad(*(row[k] if t is None else t for k, t in terms.items()), graph)
                 for row in rows)

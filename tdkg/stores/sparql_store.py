@@ -28,8 +28,8 @@ from . import graphnames as names
 from .errors import StoreIncomplete, StoreRefused, StoreUnavailable
 
 RESULTS_JSON = "application/sparql-results+json"
-#: what a query asks for: JSON results (SELECT, ASK) or N-Triples/Turtle (CONSTRUCT, DESCRIBE)
-QUERY_ACCEPT = f"{RESULTS_JSON}, application/n-triples;q=0.9, text/turtle;q=0.8"
+#: what a CONSTRUCT or DESCRIBE asks for (SELECT and ASK ask for JSON results)
+GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 #: triples per Graph Store POST when a build is loaded
 LOAD_CHUNK = 50_000
 USER_ENV, PASSWORD_ENV = "TDKG_STORE_USER", "TDKG_STORE_PASSWORD"
@@ -135,14 +135,11 @@ class SparqlStore:
 
     # --- the interface the service needs -------------------------------------------------
 
-    def published(self, timeout: float | None = None) -> str | None:
-        """The id of the published build, or None (nothing published yet)."""
-        rows = self.select(f"SELECT ?b WHERE {{ GRAPH <{names.CONTROL}> {{ "
-                           f"<{names.STORE}> <{names.PUBLISHED}> ?b }} }}", timeout)
-        return max(r["b"] for r in rows) if rows else None
-
     def state(self, timeout: float | None = None) -> tuple[str | None, list[str]]:
-        """(the published build, the builds with graphs in the store), in one query."""
+        """(the published build, the builds that have, or had if a load was cut short, graphs
+        in the store), from one reading of the control graph. While a switch is under way a
+        store without transactions may name two builds: the newest is taken (ids begin with
+        their time)."""
         rows = self.select(f"SELECT ?s ?p ?o WHERE {{ GRAPH <{names.CONTROL}> {{ ?s ?p ?o }} }}",
                            timeout)
         marker = names.build_node("")
@@ -151,12 +148,12 @@ class SparqlStore:
                         if r["p"] == names.LOADED and r["s"].startswith(marker))
         return (max(published) if published else None), loaded
 
+    def published(self, timeout: float | None = None) -> str | None:
+        """The id of the published build, or None (nothing published yet)."""
+        return self.state(timeout)[0]
+
     def loaded(self) -> list[str]:
-        """Builds that have (or had, if a load was cut short) graphs in the store."""
-        rows = self.select(f"SELECT ?b WHERE {{ GRAPH <{names.CONTROL}> {{ "
-                           f"?b <{names.LOADED}> ?t }} }}")
-        marker = names.build_node("")
-        return sorted(r["b"][len(marker):] for r in rows if r["b"].startswith(marker))
+        return self.state()[1]
 
     def begin(self, build: str) -> None:
         """Note in the control graph that ``build`` is being loaded, so that a load cut short
@@ -293,12 +290,4 @@ def endpoint_from(settings) -> Endpoint:
                     update_url=settings.store_update_url or settings.store_url,
                     graph_url=settings.store_graph_url or settings.store_url,
                     graph_param=settings.store_graph_param, auth=settings.store_auth)
-
-
-def describe(store: SparqlStore) -> dict:
-    """What ``/healthz`` says about the store: reachable or not, and why."""
-    problem = store.reachable()
-    return {"kind": "sparql", "url": store.name, "reachable": problem is None,
-            **({"error": problem} if problem else {})}
-
 
