@@ -6,6 +6,7 @@ new store version that changes them fails here first. See /work/notes/stores.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 import uuid
@@ -219,3 +220,20 @@ def wait_for(condition, seconds: float = 10) -> None:
             break
         time.sleep(0.05)
     raise AssertionError(f"not true within {seconds} s: {condition}")
+
+
+def test_a_stores_json_dialect_is_put_right_outside_strings_only():
+    """Virtuoso's "typed-literal" and "nodeID://" blank nodes are rewritten where they are
+    JSON structure; the same text inside a literal's value is left alone."""
+    from tdkg.stores.build_view import _standard_json
+    value = r'he wrote \"type\": \"typed-literal\" and nodeID://x'
+    body = ('{"head": {"vars": ["b", "n", "t"]}, "results": {"bindings": [{'
+            '"b": {"type": "bnode", "value": "nodeID://b1"}, '
+            '"n": { "type" : "typed-literal", "datatype": "http://www.w3.org/2001/XMLSchema#int",'
+            ' "value": "3"}, '
+            f'"t": {{"type": "literal", "value": "{value}"}}}}]}}}}').encode()
+    fixed = json.loads(_standard_json(body))
+    row = fixed["results"]["bindings"][0]
+    assert row["b"] == {"type": "bnode", "value": "b1"}
+    assert row["n"]["type"] == "literal" and row["n"]["value"] == "3"
+    assert row["t"]["value"] == json.loads(f'"{value}"')

@@ -11,8 +11,10 @@ Writes are refused: on this kind a store changes only by publishing a build.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import pyoxigraph as ox
 
@@ -24,6 +26,26 @@ from .sparql_store import GRAPH_ACCEPT, RESULTS_JSON, QueryConnection
 
 #: Virtuoso names blank nodes ``nodeID://b123`` in JSON results, which is not a blank node label
 _VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
+#: and types a literal with a datatype "typed-literal" (the 2007 draft's name, not SPARQL 1.1's).
+#: Neither pattern can match inside a JSON string, where every quote is escaped.
+_TYPED_LITERAL = re.compile(rb'("type"\s*:\s*)"typed-literal"')
+
+
+def _standard_json(body: bytes) -> bytes:
+    """A store's JSON results in SPARQL 1.1's terms (Virtuoso's dialect put right)."""
+    if b"nodeID://" in body:
+        body = _VIRTUOSO_BNODE.sub(rb"\1", body)
+    if b'"typed-literal"' in body:
+        body = _TYPED_LITERAL.sub(rb'\1"literal"', body)
+    return body
+
+
+class JsonAnswer(NamedTuple):
+    """A store's answer passed through: ``kind`` is bindings or boolean."""
+
+    kind: str
+    body: bytes
+    count: int
 
 
 class BuildView:
@@ -37,6 +59,45 @@ class BuildView:
 
     def query(self, text: str, base_iri: str | None = None, prefixes: dict | None = None,
               default_graph=None, named_graphs=None, use_default_graph_as_union: bool = False):
+        return self._answer(*self._send(text, base_iri, prefixes, default_graph, named_graphs))
+
+    def query_json(self, text: str, cap: int, base_iri: str | None = None,
+                   prefixes: dict | None = None, default_graph=None, named_graphs=None):
+        """A SELECT or ASK answered in SPARQL 1.1 Query Results JSON: the store's own answer,
+        passed through (build names taken off, a store's dialect put right) when it holds at
+        most ``cap`` rows, as a :class:`JsonAnswer`; a larger answer as pyoxigraph's result
+        object (to be cut at the cap and written again). ``None`` for a CONSTRUCT or DESCRIBE,
+        before anything is sent.
+
+        Reading a large answer into pyoxigraph's terms and writing it again cost more than the
+        store took to compute it (48 ms of 130 for an aggregate of 5,678 rows over Virtuoso);
+        checking it with the C JSON parser costs a few milliseconds."""
+        if lexer.query_form(lexer.tokens(text)) in ("CONSTRUCT", "DESCRIBE"):
+            return None
+        content_type, body = self._send(text, base_iri, prefixes, default_graph, named_graphs)
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media not in ("application/sparql-results+json", "application/json"):
+            return self._answer(content_type, body)
+        body = _standard_json(names.publicize(body, self.build))
+        try:
+            parsed = json.loads(body)
+            if "boolean" in parsed:
+                if not isinstance(parsed["boolean"], bool):
+                    raise ValueError("the boolean is not true or false")
+                return JsonAnswer("boolean", body, 1)
+            rows = parsed["results"]["bindings"]
+            if not isinstance(rows, list) or not isinstance(parsed["head"]["vars"], list):
+                raise ValueError("no list of bindings or of variables")
+        except (ValueError, KeyError, TypeError) as err:
+            raise StoreUnavailable(f"the SPARQL store at {self.connection.url} sent an answer "
+                                   f"that is not SPARQL results JSON: {err}") from None
+        if len(rows) > cap:
+            return self._parse_json(body)
+        return JsonAnswer("bindings", body, len(rows))
+
+    def _send(self, text: str, base_iri, prefixes, default_graph, named_graphs):
+        """Check ``text`` with Oxigraph, put it in the build's graph names, send it with its
+        dataset: the store's (content type, body)."""
         toks = lexer.tokens(text)
         try:
             local = names.localize(text, self.build, prefixes or {}, base_iri)
@@ -53,7 +114,7 @@ class BuildView:
         # a graph must come back as a graph (Virtuoso would send DESCRIBE as JSON results)
         accept = GRAPH_ACCEPT if lexer.query_form(toks) in ("CONSTRUCT", "DESCRIBE") \
             else RESULTS_JSON
-        return self._answer(*self.connection.post(form, accept, self.timeout))
+        return self.connection.post(form, accept, self.timeout)
 
     def _dataset(self, default: Iterable, named: Iterable) -> list[tuple[str, str]]:
         """Protocol parameters for a dataset of public graph names (the default graph given as
@@ -66,10 +127,9 @@ class BuildView:
     def _answer(self, content_type: str, body: bytes):
         body = names.publicize(body, self.build)
         media = content_type.split(";", 1)[0].strip().lower()
+        if media in ("application/sparql-results+json", "application/json"):
+            return self._parse_json(_standard_json(body))
         try:
-            if media in ("application/sparql-results+json", "application/json"):
-                body = _VIRTUOSO_BNODE.sub(rb"\1", body)
-                return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
             if media in ("application/n-triples", "text/plain", "text/turtle", "text/ntriples",
                          "application/x-turtle"):
                 return [q.triple for q in ox.parse(body, format=ox.RdfFormat.TURTLE)]
@@ -78,6 +138,13 @@ class BuildView:
                                    f"that does not parse as {media}: {err}") from None
         raise StoreUnavailable(f"the SPARQL store at {self.connection.url} answered with "
                                f"{media or 'no content type'}, which TDKG does not read")
+
+    def _parse_json(self, body: bytes):
+        try:
+            return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        except (SyntaxError, ValueError) as err:
+            raise StoreUnavailable(f"the SPARQL store at {self.connection.url} sent an answer "
+                                   f"that does not parse as SPARQL results JSON: {err}") from None
 
     def quads_for_pattern(self, subject, predicate, obj, graph_name=None) -> Iterator[ox.Quad]:
         """The matching quads of one public graph (``DefaultGraph``: TDKG's default graph)."""
