@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import secrets
 import shutil
 import statistics
@@ -544,7 +545,7 @@ def breakdown(state: Path, build: str, stores: dict[str, str], rounds: int) -> d
     sys.path.insert(0, str(PROJECT_DIR))
     import pyoxigraph as ox
 
-    from server import results
+    from server import execute, results
     from tdkg.stores import graphnames as names
     from tdkg.stores.build_view import BuildView
     from tdkg.stores.relay import Relay
@@ -577,8 +578,14 @@ def breakdown(state: Path, build: str, stores: dict[str, str], rounds: int) -> d
                 steps[f"{store_name}: read answer + write JSON"] = _median_ms(
                     lambda: results.solutions(direct._answer(content_type, body), "json",
                                               10_000), n)
+                steps[f"{store_name}: check + pass answer through"] = _median_ms(
+                    lambda: direct.passed_through(content_type, body, 10_000), n)
+                job = {"text": query, "fmt": "json", "cap": 10_000}
                 steps[f"{store_name}: whole worker step (relayed)"] = _median_ms(
-                    lambda: results.solutions(relayed.query(query), "json", 10_000), n)
+                    lambda: execute.run_query(relayed, job), n)
+                answer = ("ok", execute.run_query(direct, job))
+                steps[f"{store_name}: answer through the worker pipe (pickle)"] = _median_ms(
+                    lambda: pickle.loads(pickle.dumps(answer)), n)
                 steps[f"{store_name}: answer bytes"] = len(body)
             except Exception as err:    # the lead's store code moves; keep the figures we have
                 steps[f"{store_name}: error"] = f"{type(err).__name__}: {err}"

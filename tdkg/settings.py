@@ -26,7 +26,7 @@ class Settings:
     update_token: str | None = None
     workers: int = 1
     threads: int = 8
-    query_workers: int = 3
+    query_workers: int = 0
     short_query: float = 2.0
     worker_memory: int = 0
     sandbox: str = "required"
@@ -68,8 +68,15 @@ class Settings:
 
     @property
     def pool_size(self) -> int:
-        """Query workers per HTTP worker process (one over a writable store)."""
-        return 1 if self.updates_enabled else max(1, self.query_workers)
+        """Query workers per HTTP worker process (one over a writable store). By default 3 over
+        the embedded store, whose workers evaluate queries on the machine's cores; over a sparql
+        store, whose workers wait on the store, one per thread, so that the front end passes its
+        clients' concurrency on to the store instead of queueing them."""
+        if self.updates_enabled:
+            return 1
+        if self.query_workers > 0:
+            return self.query_workers
+        return max(1, self.threads) if self.store == "sparql" else 3
 
     def worker_memory_mib(self, machine_bytes: int) -> int:
         """Each query worker's memory ceiling: the setting, or (0, the default) an equal share
@@ -98,8 +105,8 @@ FIELDS: dict[str, tuple[str, type]] = {
                 "is enough on 2 cores, where the query workers do the work; each more serves "
                 "cached answers faster for about 80 MB)", int),
     "threads": ("threads per worker process", int),
-    "query_workers": ("query worker processes per HTTP worker; all but one may run long queries",
-                      int),
+    "query_workers": ("query worker processes per HTTP worker; all but one may run long queries "
+                      "(0: 3 over the embedded store, one per thread over a sparql store)", int),
     "short_query": ("seconds a query may run before it needs a long-query slot (503 busy "
                     "when none is free)", float),
     "worker_memory": ("memory ceiling of each query worker in MiB (0: half the machine shared "

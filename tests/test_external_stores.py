@@ -237,3 +237,32 @@ def test_a_stores_json_dialect_is_put_right_outside_strings_only():
     assert row["b"] == {"type": "bnode", "value": "b1"}
     assert row["n"]["type"] == "literal" and row["n"]["value"] == "3"
     assert row["t"]["value"] == json.loads(f'"{value}"')
+
+
+def test_a_passed_through_answer_is_checked_and_still_capped():
+    """What a query worker does with a store's JSON answer: passes it through when it is SPARQL
+    results JSON of at most ``cap`` rows; hands a larger one back to be cut at the cap; and
+    never passes on something that is not results JSON (a 503 naming the store)."""
+    import pyoxigraph as ox
+
+    from tdkg.stores.build_view import BuildView, JsonAnswer
+    from tdkg.stores.errors import StoreUnavailable
+    from tdkg.stores.sparql_store import QueryConnection
+    view = BuildView(QueryConnection("http://127.0.0.1:9/sparql"), "b1")
+    media = "application/sparql-results+json; charset=utf-8"
+    rows = ",".join('{"x": {"type": "typed-literal", "datatype": '
+                    f'"http://www.w3.org/2001/XMLSchema#integer", "value": "{i}"}}}}'
+                    for i in range(3))
+    body = f'{{"head": {{"vars": ["x"]}}, "results": {{"bindings": [{rows}]}}}}'.encode()
+    passed = view.passed_through(media, body, 3)
+    assert isinstance(passed, JsonAnswer) and (passed.kind, passed.count) == ("bindings", 3)
+    assert [b["x"]["type"] for b in json.loads(passed.body)["results"]["bindings"]] == \
+        ["literal"] * 3
+    cut = view.passed_through(media, body, 2)
+    assert isinstance(cut, ox.QuerySolutions) and len(list(cut)) == 3
+    assert view.passed_through(media, b'{"head": {}, "boolean": false}', 2) == \
+        JsonAnswer("boolean", b'{"head": {}, "boolean": false}', 1)
+    for bad in (b'{"head": {"vars": []}, "results": {"bindings": [{"x": tru}]}}',
+                b'{"head": {"vars": []}}', b'{"head": {}, "boolean": "yes"}', b"<html/>"):
+        with pytest.raises(StoreUnavailable, match="127.0.0.1:9"):
+            view.passed_through(media, bad, 10)

@@ -184,3 +184,4 @@ def test_healthz_reports_how_query_workers_are_confined(live_server):
     assert workers["network_namespace"] or workers["seccomp"]
     assert workers["memory_mib"] > 0
     assert workers["long_query_slots"] == workers["per_process"] - 1
+    assert workers["per_process"] == 3      # the embedded store's default

@@ -192,6 +192,8 @@ def test_healthz_names_the_store_and_build(store_kinds, remote_kind):
                               "reachable": True}
     answer = server.sparql("SELECT * WHERE { ?s ?p ?o } LIMIT 1")
     assert answer.headers["TDKG-Build"] == found["build"]
+    # the workers wait on the store: one per thread by default, so none queues in front of it
+    assert found["query_workers"]["per_process"] == 8
 
 
 # --- the W3C SPARQL 1.1 Protocol tests that only query, over each remote store --------------

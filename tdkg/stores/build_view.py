@@ -11,11 +11,11 @@ Writes are refused: on this kind a store changes only by publishing a build.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+import msgspec
 import pyoxigraph as ox
 
 from .. import sparql_lexer as lexer
@@ -29,6 +29,7 @@ _VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")node
 #: and types a literal with a datatype "typed-literal" (the 2007 draft's name, not SPARQL 1.1's).
 #: Neither pattern can match inside a JSON string, where every quote is escaped.
 _TYPED_LITERAL = re.compile(rb'("type"\s*:\s*)"typed-literal"')
+_VIRTUOSO_TYPED = (b'"type": "typed-literal"', b'"type": "literal"')
 
 
 def _standard_json(body: bytes) -> bytes:
@@ -36,8 +37,30 @@ def _standard_json(body: bytes) -> bytes:
     if b"nodeID://" in body:
         body = _VIRTUOSO_BNODE.sub(rb"\1", body)
     if b'"typed-literal"' in body:
-        body = _TYPED_LITERAL.sub(rb'\1"literal"', body)
+        body = body.replace(*_VIRTUOSO_TYPED)     # Virtuoso's spacing: ten times the regex's speed
+        if b'"typed-literal"' in body:
+            body = _TYPED_LITERAL.sub(rb'\1"literal"', body)
     return body
+
+
+class _Results(msgspec.Struct):
+    bindings: list[msgspec.Raw]         # each row is checked as JSON, not turned into objects
+
+
+class _Head(msgspec.Struct):
+    vars: list[str] = []
+
+
+class _Shape(msgspec.Struct):
+    """The parts of SPARQL 1.1 results JSON that are checked (others, such as Virtuoso's
+    ``link`` or ``distinct``, are left as they are)."""
+
+    head: _Head
+    results: _Results | None = None
+    boolean: bool | None = None
+
+
+_RESULTS_SHAPE = msgspec.json.Decoder(_Shape)
 
 
 class JsonAnswer(NamedTuple):
@@ -71,29 +94,32 @@ class BuildView:
 
         Reading a large answer into pyoxigraph's terms and writing it again cost more than the
         store took to compute it (48 ms of 130 for an aggregate of 5,678 rows over Virtuoso);
-        checking it with the C JSON parser costs a few milliseconds."""
+        checking its shape and counting its rows with msgspec, without making a Python object
+        per term, costs about 1 ms a megabyte (the standard library's parser: 12 ms)."""
         if lexer.query_form(lexer.tokens(text)) in ("CONSTRUCT", "DESCRIBE"):
             return None
-        content_type, body = self._send(text, base_iri, prefixes, default_graph, named_graphs)
+        return self.passed_through(*self._send(text, base_iri, prefixes, default_graph,
+                                               named_graphs), cap)
+
+    def passed_through(self, content_type: str, body: bytes, cap: int):
+        """The store's answer to a SELECT or ASK, as :meth:`query_json` returns it."""
         media = content_type.split(";", 1)[0].strip().lower()
         if media not in ("application/sparql-results+json", "application/json"):
             return self._answer(content_type, body)
         body = _standard_json(names.publicize(body, self.build))
         try:
-            parsed = json.loads(body)
-            if "boolean" in parsed:
-                if not isinstance(parsed["boolean"], bool):
-                    raise ValueError("the boolean is not true or false")
-                return JsonAnswer("boolean", body, 1)
-            rows = parsed["results"]["bindings"]
-            if not isinstance(rows, list) or not isinstance(parsed["head"]["vars"], list):
-                raise ValueError("no list of bindings or of variables")
-        except (ValueError, KeyError, TypeError) as err:
+            parsed = _RESULTS_SHAPE.decode(body)
+        except msgspec.DecodeError as err:
             raise StoreUnavailable(f"the SPARQL store at {self.connection.url} sent an answer "
                                    f"that is not SPARQL results JSON: {err}") from None
-        if len(rows) > cap:
+        if parsed.boolean is not None:
+            return JsonAnswer("boolean", body, 1)
+        if parsed.results is None:
+            raise StoreUnavailable(f"the SPARQL store at {self.connection.url} sent JSON "
+                                   "results with neither bindings nor a boolean")
+        if len(parsed.results.bindings) > cap:
             return self._parse_json(body)
-        return JsonAnswer("bindings", body, len(rows))
+        return JsonAnswer("bindings", body, len(parsed.results.bindings))
 
     def _send(self, text: str, base_iri, prefixes, default_graph, named_graphs):
         """Check ``text`` with Oxigraph, put it in the build's graph names, send it with its
