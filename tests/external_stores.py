@@ -284,8 +284,10 @@ class Balancer:
 
 
 @contextlib.contextmanager
-def haproxy(backends: list[str], tmp_dir: Path, check_interval_ms: int = 200) -> Iterator[Balancer]:
-    """HAProxy on a free loopback port balancing ``backends`` ("127.0.0.1:PORT" each)."""
+def haproxy(backends: list[str], tmp_dir: Path, check_interval_ms: int = 200,
+            maxconn: int = 7) -> Iterator[Balancer]:
+    """HAProxy on a free loopback port balancing ``backends`` ("127.0.0.1:PORT" each), sending
+    each at most ``maxconn`` requests at once (one fewer than a front end's threads)."""
     folder = Path(tmp_dir) / "haproxy"
     folder.mkdir(parents=True, exist_ok=True)
     port, stats_port = find_free_port(), find_free_port()
@@ -293,7 +295,7 @@ def haproxy(backends: list[str], tmp_dir: Path, check_interval_ms: int = 200) ->
                         enumerate(backends, 1))
     config = folder / "haproxy.cfg"
     config.write_text(fill("haproxy.cfg.template", port=port, stats_port=stats_port,
-                           inter=check_interval_ms, servers=servers,
+                           inter=check_interval_ms, maxconn=maxconn, servers=servers,
                            pid_file=folder / "haproxy.pid"))
     checked = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True,
                              text=True, timeout=30)

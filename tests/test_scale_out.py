@@ -336,3 +336,57 @@ def test_an_embedded_replica_serves_a_shipped_copy_of_the_build(built_state, liv
         assert count_and_build(server.url)[1] == build_dir.name
     finally:
         server.stop()
+
+
+HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }"
+
+
+def _saturate(balancer, seconds: float) -> tuple[set[str], list[int]]:
+    """Four clients sending queries that run to the front end's deadline through ``balancer``
+    for ``seconds``: the front end's states seen meanwhile, and the answers' statuses."""
+    states: set[str] = set()
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        for _ in range(100):
+            if stop.is_set():
+                return
+            try:
+                statuses.append(requests.get(balancer.url + "/sparql", params={"query": HEAVY},
+                                             timeout=30).status_code)
+            except requests.RequestException:
+                statuses.append(0)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            states.add(balancer.backend_states()["front1"].split()[0])
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join(60)
+    return states, statuses
+
+
+def test_a_front_end_with_every_thread_busy_is_not_taken_for_a_dead_one(built_state, tmp_path):
+    """ops/haproxy.cfg.template sends a front end at most one request fewer than its threads:
+    with every request running to the deadline, its /healthz still answers, HAProxy keeps it
+    up and queues the rest. Without that limit the same load takes it out, and the clients get
+    HAProxy's own 503s."""
+    front = Server(built_state, env={"TDKG_THREADS": "2", "TDKG_TIMEOUT": "2"})
+    try:
+        address = [f"127.0.0.1:{front.port}"]
+        with external_stores.haproxy(address, tmp_path / "limited", maxconn=1) as balancer:
+            states, statuses = _saturate(balancer, 8)
+        assert states == {"UP"}, states
+        assert statuses and set(statuses) == {503}      # the front end's deadline, every one
+        with external_stores.haproxy(address, tmp_path / "open", maxconn=100) as balancer:
+            states, _ = _saturate(balancer, 8)
+        assert "DOWN" in states, states
+    finally:
+        front.stop()
