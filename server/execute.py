@@ -39,17 +39,18 @@ def dataset_args(job: dict) -> dict:
 
 def run_query(store: ox.Store, job: dict) -> dict:
     fmt, cap = job.get("fmt"), job["cap"]
+    args = {"base_iri": job.get("base_iri"), "prefixes": job.get("prefixes"),
+            **dataset_args(job)}
     answer = None
     if fmt in (None, "json") and hasattr(store, "query_json"):
-        # a remote store's own JSON answer, passed through when it fits under the cap
-        answer = store.query_json(job["text"], cap, base_iri=job.get("base_iri"),
-                                  prefixes=job.get("prefixes"), **dataset_args(job))
+        # a remote store's own JSON answer, passed through (a JsonAnswer, a named tuple) when
+        # it fits under the cap; None for a graph form, nothing sent yet
+        answer = store.query_json(job["text"], cap, **args)
         if isinstance(answer, tuple):
             return {"kind": answer.kind, "fmt": "json", "body": answer.body,
                     "count": answer.count, "truncated": False}
     if answer is None:
-        answer = store.query(job["text"], base_iri=job.get("base_iri"),
-                             prefixes=job.get("prefixes"), **dataset_args(job))
+        answer = store.query(job["text"], **args)
     if isinstance(answer, ox.QueryBoolean):
         fmt = fmt if fmt in results.RESULTS_FORMAT else "json"
         return {"kind": "boolean", "fmt": fmt, "body": results.boolean(answer, fmt),
