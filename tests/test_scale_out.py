@@ -6,6 +6,7 @@ tests run in file order (the last ones stop the store and kill a front end).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -75,6 +76,29 @@ def builds_in(store: external_stores.Store) -> set[str]:
     """The ids of the builds that have graphs in ``store``."""
     return {g.split(":")[3] for g in store_graphs(store) if g.startswith("urn:tdkg:build:")}
 
+@contextlib.contextmanager
+def readers(count: int, step, rounds: int = 20_000):
+    """``count`` threads calling ``step(reader, i)`` until the block ends (at most ``rounds``
+    calls each); they are stopped and joined however the block ends."""
+    stop = threading.Event()
+
+    def loop(reader: int) -> None:
+        for i in range(rounds):
+            if stop.is_set():
+                return
+            step(reader, i)
+
+    threads = [threading.Thread(target=loop, args=(r,)) for r in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+
+
 
 def wait_for_load_to_start(store: external_stores.Store, known: set[str],
                            build: subprocess.Popen, deadline_s: float = 120) -> str:
@@ -125,21 +149,14 @@ def test_a_build_reaches_every_replica_and_no_answer_mixes_builds(cluster):
     expected = {before: count_and_build(cluster["fronts"][0].url)[0]}
     seen: list[tuple[int, str]] = []
     failures: list[str] = []
-    stop = threading.Event()
 
-    def read() -> None:
-        for _ in range(20_000):
-            if stop.is_set():
-                return
-            try:
-                seen.append(count_and_build(cluster["balancer"].url))
-            except (AssertionError, requests.RequestException) as err:
-                failures.append(str(err))
+    def read(reader: int, i: int) -> None:
+        try:
+            seen.append(count_and_build(cluster["balancer"].url))
+        except (AssertionError, requests.RequestException) as err:
+            failures.append(str(err))
 
-    readers = [threading.Thread(target=read) for _ in range(2)]
-    for reader in readers:
-        reader.start()
-    try:
+    with readers(2, read):
         after = build(cluster, 2)
         published = time.monotonic()
         moved = {}
@@ -150,10 +167,6 @@ def test_a_build_reaches_every_replica_and_no_answer_mixes_builds(cluster):
                     moved[i] = time.monotonic() - published
             time.sleep(0.05)
         time.sleep(0.5)
-    finally:
-        stop.set()
-        for reader in readers:
-            reader.join(60)
     assert len(moved) == 3, f"replicas on the new build after 15 s: {moved}"
     assert max(moved.values()) < 3 * float(POLL) + 2
     expected[after] = count_and_build(cluster["fronts"][1].url)[0]
@@ -286,32 +299,21 @@ def test_one_of_three_front_ends_killed_under_load_fails_no_request(cluster):
         time.sleep(0.2)
     results: list[int] = []
     errors: list[str] = []
-    stop = threading.Event()
 
-    def read(worker: int) -> None:
-        for i in range(20_000):
-            if stop.is_set():
-                return
-            query = f"SELECT ?s WHERE {{ ?s ?p ?o }} LIMIT {1 + (worker * 20_000 + i) % 500}"
-            try:
-                response = requests.get(balancer.url + "/sparql", params={"query": query},
-                                        timeout=30, headers={"Cache-Control": "no-cache"})
-                results.append(response.status_code)
-            except requests.RequestException as err:
-                errors.append(str(err))
+    def read(worker: int, i: int) -> None:
+        query = f"SELECT ?s WHERE {{ ?s ?p ?o }} LIMIT {1 + (worker * 20_000 + i) % 500}"
+        try:
+            response = requests.get(balancer.url + "/sparql", params={"query": query},
+                                    timeout=30, headers={"Cache-Control": "no-cache"})
+            results.append(response.status_code)
+        except requests.RequestException as err:
+            errors.append(str(err))
 
-    readers = [threading.Thread(target=read, args=(w,)) for w in range(4)]
-    for reader in readers:
-        reader.start()
-    try:
+    with readers(4, read):
         time.sleep(2)
         os.killpg(fronts[1].process.pid, signal.SIGKILL)
         killed_at = len(results)
         time.sleep(4)
-    finally:
-        stop.set()
-        for reader in readers:
-            reader.join(60)
     assert not errors, errors[:3]
     assert len(results) > killed_at + 20
     assert set(results) == {200}, {s: results.count(s) for s in set(results)}
@@ -346,30 +348,19 @@ def _saturate(balancer, seconds: float) -> tuple[set[str], list[int]]:
     for ``seconds``: the front end's states seen meanwhile, and the answers' statuses."""
     states: set[str] = set()
     statuses: list[int] = []
-    stop = threading.Event()
 
-    def read() -> None:
-        for _ in range(100):
-            if stop.is_set():
-                return
-            try:
-                statuses.append(requests.get(balancer.url + "/sparql", params={"query": HEAVY},
-                                             timeout=30).status_code)
-            except requests.RequestException:
-                statuses.append(0)
+    def read(reader: int, i: int) -> None:
+        try:
+            statuses.append(requests.get(balancer.url + "/sparql", params={"query": HEAVY},
+                                         timeout=30).status_code)
+        except requests.RequestException:
+            statuses.append(0)
 
-    readers = [threading.Thread(target=read) for _ in range(4)]
-    for reader in readers:
-        reader.start()
-    try:
+    with readers(4, read, rounds=100):
         until = time.monotonic() + seconds
         while time.monotonic() < until:
             states.add(balancer.backend_states()["front1"].split()[0])
             time.sleep(0.1)
-    finally:
-        stop.set()
-        for reader in readers:
-            reader.join(60)
     return states, statuses
 
 
