@@ -8,11 +8,14 @@ cannot start) until a new build is published; nothing needs restarting.
 
 Over the ``sparql`` store kind the published build is the one the remote store names
 (:mod:`tdkg.stores`), asked at most every ``store_poll`` seconds, so every front end over one
-store moves to a new build within that time; the build's folder comes from the state folder
-the front ends share. Its workers reach the store through a :class:`~tdkg.stores.relay.Relay`
+store moves to a new build within that time; the build's folder comes from the front end's
+state folder (see below). Its workers reach the store through a :class:`~tdkg.stores.relay.Relay`
 (they have no network of their own), each query against that one build's graphs. While the
 store cannot be reached, requests get a 503 naming it; when it is back, the next request is
-answered, with nothing restarted.
+answered, with nothing restarted. A front end whose state folder lacks the published build's
+folder fetches it from the store (:mod:`tdkg.stores.build_files`) in the background, serving
+the build before it meanwhile (or a 503 that says so, when it serves none yet); a folder it
+fetched is its own cache, and it drops those the store no longer holds.
 
 Two pools per build: ``pool`` runs everything in confined workers (no network); ``federated``
 exists only with a non-empty federation allowlist and runs the operations whose every SERVICE or
@@ -30,6 +33,7 @@ from urllib.parse import urlsplit
 from tdkg import stores
 from tdkg.pipeline import store as pipeline_store
 from tdkg.settings import Settings
+from tdkg.stores import build_files
 from tdkg.stores.errors import StoreError
 
 from .errors import EndpointError, NotReady, StoreUnavailable
@@ -38,6 +42,8 @@ from .sandbox import physical_memory
 
 #: stack of the evaluating thread per 64 KiB of query text (nested patterns recurse in the engine)
 STACK_MIB_PER_64K = 256
+#: seconds before a failed fetch of a build's folder from the store is tried again
+FETCH_RETRY = 2.0
 
 
 @dataclasses.dataclass
@@ -78,6 +84,9 @@ class LiveStore:
         self._relay = None
         self.pending: str | None = None     # a published build whose folder has not arrived
         self._asked = (-1e9, None, None)    # (when, build id, error) of the last remote answer
+        self._loaded: list[str] = []        # the builds the remote store holds, last asked
+        self._fetcher: threading.Thread | None = None
+        self.fetch_failed: tuple[float, str | None, str | None] = (-1e9, None, None)
 
     def snapshot(self) -> Snapshot:
         if self.store.kind == "sparql":
@@ -99,13 +108,15 @@ class LiveStore:
         if time.monotonic() - when >= self.settings.store_poll:
             try:
                 build, loaded = self.store.state(timeout=min(5.0, self.settings.timeout))
+                self._loaded = loaded
                 error = None
                 serving = self.last_build
                 if serving is not None and serving != build and serving not in loaded \
                         and not (self.root / "builds" / str(build) / "build.json").is_file():
+                    self._fetch(build)
                     error = (f"the build this front end serves ({serving}) was dropped from the "
-                             f"SPARQL store at {self.store.name}, and the one it publishes "
-                             f"({build}) has not reached this front end's state folder")
+                             f"SPARQL store at {self.store.name}, which publishes "
+                             + self._fetching(build))
             except StoreError as err:
                 build, error = None, str(err)
             self._asked = (time.monotonic(), build, error)
@@ -148,11 +159,10 @@ class LiveStore:
                 build = self.root / "builds" / target
                 if not (build / "build.json").is_file():
                     self.pending = target
+                    self._fetch(target)
                     if self._snapshot is not None:
                         return      # keep serving the build before it (the store keeps it)
-                    raise NotReady(f"the SPARQL store at {self.store.name} publishes build "
-                                   f"{target}, which is not in this front end's state folder "
-                                   f"({self.root}) yet: ship the build folder here")
+                    raise NotReady(self.fetch_status(target))
                 self.pending = None
             else:
                 build = pipeline_store.current_build(self.root)
@@ -163,6 +173,54 @@ class LiveStore:
             self._target = target
             if old is not None:
                 old.close()
+            if (build / build_files.FETCHED).is_file():
+                self._keep_cache(build)
+
+    # --- build folders fetched from a remote store ---------------------------------------
+
+    def fetch_status(self, target: str) -> str:
+        """Why the published build is not served yet (its folder is being fetched)."""
+        return f"the SPARQL store at {self.store.name} publishes {self._fetching(target)}"
+
+    def _fetching(self, target: str) -> str:
+        message = (f"build {target}, whose folder this front end is fetching from it into its "
+                   f"state folder ({self.root})")
+        _, failed, error = self.fetch_failed
+        if failed == target and error:
+            message += f"; the last attempt failed: {error}"
+        return message
+
+    def _fetch(self, target: str) -> None:
+        """Fetch the build's folder from the store in the background (one fetch at a time; a
+        failed one is tried again after ``FETCH_RETRY`` seconds)."""
+        if self._fetcher is not None and self._fetcher.is_alive():
+            return
+        when, failed, _ = self.fetch_failed
+        if failed == target and time.monotonic() - when < FETCH_RETRY:
+            return
+        self._fetcher = threading.Thread(target=self._fetch_build, args=(target,),
+                                         name=f"fetch-{target}", daemon=True)
+        self._fetcher.start()
+
+    def _fetch_build(self, target: str) -> None:
+        try:
+            folder = build_files.fetch(self.store, target, self.root,
+                                       timeout=max(30.0, self.settings.timeout))
+            first = self.store.first_published(target, timeout=min(5.0, self.settings.timeout))
+            pipeline_store.mark_published(folder, first or pipeline_store.now())
+            self.fetch_failed = (-1e9, None, None)
+        except (StoreError, OSError, ValueError, KeyError) as err:
+            # ValueError, KeyError: rows that are not what a build loads (a damaged graph)
+            self.fetch_failed = (time.monotonic(), target, f"{type(err).__name__}: {err}")
+
+    def _keep_cache(self, served: Path) -> None:
+        """In a state folder filled from the store: point ``current`` at the build served (for
+        ``/builds``), and drop the fetched folders of builds the store no longer holds."""
+        pipeline_store.point_current(self.root, served)
+        for folder in (self.root / "builds").iterdir():
+            if folder.name != served.name and folder.name not in self._loaded \
+                    and (folder / build_files.FETCHED).is_file():
+                pipeline_store.discard(folder)
 
     def _open(self, build: Path) -> Snapshot:
         s, path = self.settings, str(build / "store")

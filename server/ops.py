@@ -34,8 +34,8 @@ def healthz() -> Response:
         return response
     if live_store.pending is not None:
         store = {**store, "published": live_store.pending,
-                 "note": "the store publishes a build whose folder has not reached this front "
-                         "end; the build before it is served until it does"}
+                 "note": live_store.fetch_status(live_store.pending)
+                 + "; the build before it is served until it arrives"}
     return jsonify({"status": "ok", "build": live.build_id, "store": store,
                     "triples": live.info.get("stats", {}).get("triples"),
                     "query_workers": {"sandbox": settings.sandbox, **live.pool.confinement,

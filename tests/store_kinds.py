@@ -2,11 +2,14 @@
 over a real Virtuoso 7, each with the seed data built and published by `tdkg build`.
 
 ``store_kinds.server(kind)`` starts (once per session) the store, a build published to it and a
-`tdkg serve` front end over it; the embedded kind is the session's ``live_server``.
+`tdkg serve` front end over it; the embedded kind is the session's ``live_server``. The front
+ends over a remote store start with an empty state folder of their own, not the builder's: what
+they serve comes from the store alone.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from pathlib import Path
 
@@ -33,6 +36,14 @@ def store_env(store: external_stores.Store, **more: str) -> dict[str, str]:
     return {**env, **more}
 
 
+def shipped(folder: Path) -> dict[str, str]:
+    """sha256 of each file of a build folder, but its embedded store and the marks of the
+    state folder it is in (when it published or fetched the build)."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file()
+            and p.relative_to(folder).parts[0] not in ("store", "published", "fetched")}
+
+
 def build_into(state: Path, env: dict[str, str], *args: str) -> str:
     """`tdkg build` into ``state``, published to the store of ``env``; the build id."""
     done = run_tdkg("build", "--state-dir", str(state), "--no-owl-files", *args, env=env)
@@ -46,7 +57,8 @@ class StoreKinds:
         self.live_server = live_server
         self.stores: dict[str, external_stores.Store] = {}
         self.servers: dict[str, Server] = {}
-        self.states: dict[str, Path] = {}
+        self.states: dict[str, Path] = {}     # the state folders the builds were made in
+        self.fronts: dict[str, Path] = {}     # the first front end's own state folder per kind
         self._stack = contextlib.ExitStack()
 
     def store(self, kind: str) -> external_stores.Store:
@@ -65,8 +77,16 @@ class StoreKinds:
             state = self.factory.mktemp(f"{kind}-state") / "var"
             build_into(state, self.env(kind))
             self.states[kind] = state
-            self.servers[kind] = Server(state, env=self.env(kind))
+            self.servers[kind] = self.front_end(kind)
         return self.servers[kind]
+
+    def front_end(self, kind: str, **env: str) -> Server:
+        """A `tdkg serve` over the store of ``kind`` with a state folder of its own, empty at
+        the start: it fetches what it needs of the published build from the store."""
+        own = self.factory.mktemp(f"{kind}-front") / "var"
+        own.mkdir()
+        self.fronts.setdefault(kind, own)
+        return Server(own, env={**self.env(kind), **env})
 
     def close(self) -> None:
         for server in self.servers.values():

@@ -29,7 +29,8 @@ def run_tdkg(*args: str, env: dict | None = None, timeout: float = 300) -> subpr
 class Server:
     """A `tdkg serve` process on a free loopback port, stopped by :meth:`stop`."""
 
-    def __init__(self, state_dir: Path, *flags: str, env: dict | None = None):
+    def __init__(self, state_dir: Path, *flags: str, env: dict | None = None,
+                 wait: bool = True):
         self.port = find_free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = state_dir.parent / f"server-{self.port}.log"
@@ -39,7 +40,8 @@ class Server:
         self.process = subprocess.Popen(cmd, cwd=PROJECT, stdout=self._log_file,
                                         stderr=subprocess.STDOUT, start_new_session=True,
                                         env={**os.environ, **(env or {})})
-        self.wait_ready()
+        if wait:
+            self.wait_ready()
 
     def wait_ready(self, deadline_s: float = 60) -> None:
         deadline = time.monotonic() + deadline_s

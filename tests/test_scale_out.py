@@ -6,6 +6,7 @@ tests run in file order (the last ones stop the store and kill a front end).
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -19,10 +20,11 @@ from pathlib import Path
 import external_stores
 import pytest
 import requests
-from store_kinds import store_env
+from store_kinds import shipped, store_env
 from support import PROJECT, TDKG, Server, run_tdkg
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 POLL = "0.5"        # TDKG_STORE_POLL of the front ends: how soon they see a new build
 BUILD_FLAGS = ("--no-owl-files", "--no-downloads", "--skip-validation")
 
@@ -189,35 +191,84 @@ def test_older_builds_are_dropped_after_the_switch(cluster):
     assert state == {"published": [newest], "loaded": sorted([previous, newest])}
     graphs = store_graphs(cluster["store"])
     assert not any(oldest in g for g in graphs)
-    assert sum(newest in g for g in graphs) == 4      # default + ontology, asserted, inferred
+    # default + ontology, asserted, inferred + the build's files
+    assert sum(newest in g for g in graphs) == 5
     cluster["served"] = newest
 
 
-def test_a_front_end_without_the_new_build_folder_serves_the_old_one_until_it_arrives(cluster):
-    """Front ends on other machines get build folders by copy: until the published build's
-    folder arrives, a front end keeps answering from the build before it (which the store
-    keeps) and says so in /healthz; then it moves on by itself."""
+def test_a_front_end_with_a_state_folder_of_its_own_fetches_each_build_from_the_store(cluster):
+    """A front end on another machine, whose state folder starts empty: it fetches the folder
+    of the published build from the store, moves to the next build by itself (fetching it too)
+    and drops the fetched folder of a build the store no longer holds. The folder it fetched
+    is the builder's, file for file, and explanations come from it."""
     served = cluster["served"]
     elsewhere = cluster["root"] / "elsewhere" / "var"
-    (elsewhere / "builds").mkdir(parents=True)
-    shutil.copytree(cluster["state"] / "builds" / served, elsewhere / "builds" / served)
+    elsewhere.mkdir(parents=True)
     front = Server(elsewhere, env=cluster["env"])
     try:
-        assert count_and_build(front.url)[1] == served
+        assert count_and_build(front.url) == count_and_build(cluster["fronts"][0].url)
+        mine = elsewhere / "builds" / served
+        assert (mine / "fetched").is_file() and not (mine / "store").exists()
+        assert shipped(mine) == shipped(cluster["state"] / "builds" / served)
+        inferred = front.select("SELECT ?s ?o WHERE { GRAPH <https://w3id.org/tdkg/graph/inferred>"
+                                " { ?s a ?o } } LIMIT 1")[0]
+        why = requests.get(front.url + "/why", timeout=30, headers={"Accept": "application/json"},
+                           params={"s": inferred["s"], "p": RDF_TYPE, "o": inferred["o"]})
+        assert why.status_code == 200 and why.json()["found"], why.text
         newest = build(cluster, 7)
-        time.sleep(float(POLL) + 0.3)
-        assert count_and_build(front.url)[1] == served
-        health = requests.get(front.url + "/healthz", timeout=30).json()
-        assert health["build"] == served and health["store"]["published"] == newest
-        shutil.copytree(cluster["state"] / "builds" / newest, elsewhere / "builds" / newest)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 15
         while count_and_build(front.url)[1] != newest and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert count_and_build(front.url)[1] == newest
+        assert count_and_build(front.url) == count_and_build(cluster["fronts"][0].url)
         assert "published" not in requests.get(front.url + "/healthz", timeout=30).json()["store"]
+        assert {p.name for p in (elsewhere / "builds").iterdir()} == {served, newest}
+        third = build(cluster, 8)       # the store drops `served`: so does the front end
+        deadline = time.monotonic() + 15
+        while count_and_build(front.url)[1] != third and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {p.name for p in (elsewhere / "builds").iterdir()} == {newest, third}
     finally:
         front.stop()
-    cluster["served"] = newest
+    cluster["served"] = third
+
+
+def test_a_damaged_build_in_the_store_is_never_served_and_heals_when_repaired(cluster):
+    """A chunk of the served build's files changed in the store: a front end with an empty
+    state folder refuses it (a 503 that names the damaged file, nothing left in its folder);
+    once the chunk is put back, it serves the build, with nothing restarted."""
+    served, store = cluster["served"], cluster["store"]
+    graph = f"urn:tdkg:build:{served}:files"
+    found = store.query(f"SELECT ?c ?d WHERE {{ GRAPH <{graph}> {{ ?f <urn:tdkg:file:path> "
+                        f'"build.json" ; <urn:tdkg:file:content> ?k . ?c <urn:tdkg:file:of> ?k ;'
+                        f" <urn:tdkg:file:data> ?d }} }}").json()["results"]["bindings"]
+    chunk, data = found[0]["c"]["value"], found[0]["d"]["value"]
+    damaged = base64.b64encode(base64.b64decode(data).replace(b"{", b"[", 1)).decode()
+    swap = ("DELETE DATA {{ GRAPH <{g}> {{ <{c}> <urn:tdkg:file:data> \"{old}\"^^<{t}> }} }} ; "
+            "INSERT DATA {{ GRAPH <{g}> {{ <{c}> <urn:tdkg:file:data> \"{new}\"^^<{t}> }} }}")
+    b64 = "http://www.w3.org/2001/XMLSchema#base64Binary"
+    assert store.update(swap.format(g=graph, c=chunk, old=data, new=damaged, t=b64)).ok
+    elsewhere = cluster["root"] / "damaged" / "var"
+    elsewhere.mkdir(parents=True)
+    front = Server(elsewhere, env=cluster["env"], wait=False)
+    try:
+        deadline, health = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.ConnectionError):     # until it listens
+                health = requests.get(front.url + "/healthz", timeout=30)
+                if "last attempt failed" in health.text:
+                    break
+            time.sleep(0.2)
+        assert health is not None, front.output()
+        assert health.status_code == 503
+        assert "build.json fetched from the store is damaged" in health.json()["error"]
+        assert front.sparql(COUNT).status_code == 503
+        assert [p.name for p in (elsewhere / "builds").iterdir()
+                if not p.name.startswith(".")] == []
+        assert store.update(swap.format(g=graph, c=chunk, old=damaged, new=data, t=b64)).ok
+        front.wait_ready(30)
+        assert count_and_build(front.url) == count_and_build(cluster["fronts"][0].url)
+    finally:
+        front.stop()
 
 
 def test_a_build_killed_during_its_load_leaves_the_old_build_served(cluster):

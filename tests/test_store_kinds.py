@@ -3,6 +3,7 @@ store, a real Oxigraph server and a real Virtuoso 7, each holding the seed build
 `tdkg build` (see tests/store_kinds.py). Answers are compared with the embedded kind's."""
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -13,8 +14,8 @@ import rdflib
 import requests
 import w3c_protocol as w3c
 from rdflib.compare import isomorphic
-from store_kinds import build_into
-from support import PROJECT, LoopbackListener, Server
+from store_kinds import build_into, shipped
+from support import PROJECT, LoopbackListener
 
 from tdkg.stores.sparql_store import Endpoint, SparqlStore
 
@@ -148,6 +149,31 @@ def test_linked_data_pages_search_views_and_explanations(store_kinds, remote_kin
         assert requests.get(server.url + view, timeout=60).status_code == 200
 
 
+def test_a_front_end_needs_nothing_but_the_store(store_kinds, remote_kind):
+    """The front end over each remote store started with an empty state folder of its own:
+    the folder of the build it serves came from the store, file for file as the build wrote it
+    (with no embedded store), and its downloads and build history are served from it."""
+    kind, server = remote_kind
+    build = requests.get(server.url + "/healthz", timeout=30).json()["build"]
+    mine = store_kinds.fronts[kind] / "builds" / build
+    assert (mine / "fetched").is_file() and not (mine / "store").exists()
+    files = shipped(mine)
+    assert files == shipped(store_kinds.states[kind] / "builds" / build)
+    assert {"build.json", "derivations.sqlite", "rules.json",
+            "downloads/manifest.json"} <= set(files)
+    listing = requests.get(server.url + "/downloads/", timeout=30).json()
+    assert listing["build"] == build and len(listing["files"]) >= 10
+    for entry in listing["files"]:
+        body = requests.get(server.url + entry["href"], timeout=60).content
+        assert hashlib.sha256(body).hexdigest() == entry["sha256"], entry["name"]
+    history = requests.get(server.url + "/builds", timeout=30,
+                           headers={"Accept": "application/json"}).json()
+    assert history["current"] == build
+    assert [b["id"] for b in history["builds"]] == [build]
+    assert history["builds"][0]["published"] <= time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                              time.gmtime())
+
+
 def test_syntax_errors_are_the_same_400(store_kinds, remote_kind):
     kind, server = remote_kind
     bad = "SELECT ?s WHERE {\n  ?s ?p \n}"
@@ -254,8 +280,7 @@ def test_a_stores_own_functions_are_refused_before_the_store(store_kinds, remote
 
 def front_end(store_kinds, kind: str, **env: str):
     """Another `tdkg serve` over the published build of ``kind``, with other settings."""
-    state = store_kinds.states[kind]
-    return Server(state, env={**store_kinds.env(kind), **env})
+    return store_kinds.front_end(kind, **env)
 
 
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }"

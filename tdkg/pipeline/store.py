@@ -199,17 +199,22 @@ def publish(root: Path, build_dir: Path, keep: int = KEEP_BUILDS, action: str = 
     is the same switch with ``action="rollback"``. Call it holding :func:`exclusive`."""
     adopt_unrecorded(root, besides=build_dir)
     previous = current_build(root)
-    tmp = root / f".current-{os.getpid()}"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(os.path.relpath(build_dir, root), tmp)
-    os.replace(tmp, root / "current")
+    point_current(root, build_dir)
     when = now()
     mark_published(build_dir, when)
     record(root, {"time": when, "action": action, "build": build_dir.name,
                   "previous": previous.name if previous is not None else None,
                   "digest": read_info(build_dir).get("digest"), **note})
     prune(root, keep)
+
+
+def point_current(root: Path, build_dir: Path) -> None:
+    """Point ``current`` at ``build_dir`` with one atomic rename."""
+    tmp = root / f".current-{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(os.path.relpath(build_dir, root), tmp)
+    os.replace(tmp, root / "current")
 
 
 def current_build(root: Path) -> Path | None:

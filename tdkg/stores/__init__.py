@@ -6,8 +6,9 @@
 ``sparql``: any store that speaks SPARQL 1.1 Query, Update and the Graph Store Protocol, given by
 URL (:mod:`.sparql_store`); a build loads its graphs under names that carry its id
 (:mod:`.graphnames`), and publishing replaces one triple in the store, which every front end
-reads. The build's folder (build.json, the explanations, downloads) is still written to the state
-folder, which the front ends share (or receive a copy of, see docs/deploy.md).
+reads. The build's folder (build.json, the explanations, downloads) is written to the builder's
+state folder and loaded into the store too (:mod:`.build_files`), so a front end needs nothing
+but the store: it fetches the folder of the build it serves from there.
 
 What the service needs of a store, and nothing more:
 
@@ -26,6 +27,7 @@ import os
 from pathlib import Path
 
 from ..namespaces import FACT_GRAPHS
+from . import build_files
 from .errors import StoreError, StoreIncomplete, StoreRefused, StoreUnavailable  # noqa: F401
 
 KINDS = ("embedded", "sparql")
@@ -83,7 +85,8 @@ def _ntriples(store, graph) -> tuple[list[str], list[str]]:
 
 def load_build(remote, build_dir: Path, log=print) -> dict[str, int]:
     """Load the graphs of a built folder (its embedded store) into the remote store under the
-    build's names; return the triples sent per graph. Nothing is published."""
+    build's names, and then the folder's files; return the triples sent per graph. Nothing is
+    published."""
     import pyoxigraph as ox
     local = ox.Store.read_only(str(build_dir / "store"))
     build = build_dir.name
@@ -94,6 +97,7 @@ def load_build(remote, build_dir: Path, log=print) -> dict[str, int]:
         plain, blank = _ntriples(local, graph)
         sent[name or "default"] = (remote.load_graph(build, name, plain)
                                    + remote.load_graph(build, name, blank, chunk=len(blank)))
+    sent[build_files.FILES] = build_files.load(remote, build_dir)
     log(f"loaded {build} into the SPARQL store at {remote.name}: {sent}")
     return sent
 

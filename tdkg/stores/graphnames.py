@@ -26,6 +26,7 @@ CONTROL = "urn:tdkg:control"
 STORE = "urn:tdkg:store"
 PUBLISHED = "urn:tdkg:published"   # STORE PUBLISHED "<build id>" in CONTROL
 LOADED = "urn:tdkg:loaded"         # <urn:tdkg:build:B> LOADED "<time>" in CONTROL: B has graphs
+PUBLISHED_AT = "urn:tdkg:published-at"  # <urn:tdkg:build:B> PUBLISHED_AT "<time>": each switch to B
 DEFAULT = "default"
 
 #: IRIs that name a store's own built-in functions, some of which reach the network (Virtuoso's

@@ -184,6 +184,8 @@ class SparqlStore:
         reader takes the newest (ids begin with their time). Both builds are complete, and each
         answer reads one of them. Checked by reading it back."""
         triple = f'<{names.STORE}> <{names.PUBLISHED}> "{build}"'
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        triple += f' . <{names.build_node(build)}> <{names.PUBLISHED_AT}> "{when}"'
         self.update(f"""INSERT DATA {{ GRAPH <{names.CONTROL}> {{ {triple} }} }} ;
 DELETE {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> ?old }} }}
 WHERE {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> ?old }}
@@ -193,8 +195,8 @@ WHERE {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> ?old }}
                                    f"to build {build}: it publishes {found!r}")
 
     def drop(self, build: str) -> None:
-        """Remove a build's graphs (every graph named for it, also ones loaded beside the
-        build's own) and its note."""
+        """Remove a build's graphs (every graph named for it: its files too, and any loaded
+        beside the build's own) and its notes in the control graph."""
         found = self.select(f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
                             f"FILTER (STRSTARTS(STR(?g), \"{names.prefix(build)}\")) }}",
                             timeout=max(self.timeout, 120.0))
@@ -203,7 +205,14 @@ WHERE {{ GRAPH <{names.CONTROL}> {{ <{names.STORE}> <{names.PUBLISHED}> ?old }}
             # Protocol through a DROP SILENT
             self.update(f"CLEAR SILENT GRAPH <{graph}> ;\nDROP SILENT GRAPH <{graph}>")
         self.update(f"DELETE WHERE {{ GRAPH <{names.CONTROL}> {{ <{names.build_node(build)}> "
-                    f"<{names.LOADED}> ?t }} }}")
+                    f"?p ?o }} }}")
+
+    def first_published(self, build: str, timeout: float | None = None) -> str | None:
+        """When ``build`` was first published to the store (UTC, ISO 8601), or None."""
+        rows = self.select(f"SELECT (MIN(STR(?t)) AS ?first) WHERE {{ GRAPH <{names.CONTROL}> "
+                           f"{{ <{names.build_node(build)}> <{names.PUBLISHED_AT}> ?t }} }}",
+                           timeout)
+        return rows[0].get("first") if rows else None
 
 
 def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
