@@ -216,11 +216,38 @@ def open_store(spec):
     return ox.Store(spec.path) if spec.writable else ox.Store.read_only(spec.path)
 
 
-def serve(conn, spec) -> None:
+class Running:
+    """Which job a worker runs, so that the pool can cancel that one and no other: a cancel
+    names the job's number, and is applied under the same lock that starts and ends jobs."""
+
+    def __init__(self, store):
+        self.store = store
+        self.lock = threading.Lock()
+        self.seq: int | None = None
+
+    def start(self, seq: int | None) -> None:
+        with self.lock:
+            self.seq = seq
+            if hasattr(self.store, "begin"):
+                self.store.begin()
+
+    def end(self) -> None:
+        with self.lock:
+            self.seq = None
+
+    def cancel(self, seq: int) -> None:
+        with self.lock:
+            if seq is not None and self.seq == seq and hasattr(self.store, "cancel"):
+                self.store.cancel()
+
+
+def serve(conn, spec, control=None) -> None:
     """Worker process main: confine this process while it is single-threaded (no network, the
     memory ceiling), open the store once, then answer jobs until the pipe closes. Jobs run on a
     thread with a large stack, so that deeply nested queries cannot overflow it (the query size
-    and nesting limits of :mod:`.guard` keep them below what that stack holds)."""
+    and nesting limits of :mod:`.guard` keep them below what that stack holds). Over a remote
+    store the main thread meanwhile reads ``control``: ``("cancel", n)`` stops job ``n``'s store
+    call by closing its connection, so the pool keeps the worker instead of killing it."""
     status = sandbox.confine() if spec.sandbox else {"confined": False}
     if spec.memory_mib:
         sandbox.limit_memory(spec.memory_mib)
@@ -232,24 +259,35 @@ def serve(conn, spec) -> None:
         return
     conn.send(("ready", status))
     threading.stack_size(spec.stack_mib * 1024 * 1024)
-    loop = threading.Thread(target=_answer_jobs, args=(conn, store, spec.path),
+    running = Running(store)
+    loop = threading.Thread(target=_answer_jobs, args=(conn, store, spec.path, running),
                             name="tdkg-evaluate")
     loop.start()
+    while control is not None and loop.is_alive():
+        try:
+            if control.poll(0.5):
+                message = control.recv()
+                if message[0] == "cancel":
+                    running.cancel(message[1])
+        except (EOFError, OSError):
+            break
     loop.join()
 
 
-def _answer_jobs(conn, store: ox.Store, path: str) -> None:
+def _answer_jobs(conn, store: ox.Store, path: str, running: Running) -> None:
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError, KeyboardInterrupt):
             return
         job.setdefault("store_path", path)
+        running.start(job.get("seq"))
         try:
             conn.send(("started",))     # the pool tells a worker that died idle by its absence
         except OSError:
             return
         outcome = run(store, job)
+        running.end()
         try:
             conn.send(outcome)
         except OSError:

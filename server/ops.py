@@ -40,7 +40,9 @@ def healthz() -> Response:
                     "triples": live.info.get("stats", {}).get("triples"),
                     "query_workers": {"sandbox": settings.sandbox, **live.pool.confinement,
                                       "per_process": live.pool.size,
-                                      "long_query_slots": live.pool.long_slots}})
+                                      "long_query_slots": live.pool.long_slots,
+                                      "killed": live.pool.killed,
+                                      "cancelled": live.pool.cancelled}})
 
 
 def install(app: Flask) -> None:

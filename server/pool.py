@@ -6,6 +6,10 @@ runs in a worker process (:mod:`.execute`), confined as :class:`WorkerSpec` says
 a memory ceiling). The caller waits on the worker's pipe in short slices until the request's
 deadline, checking between slices whether its client has gone; on a deadline or a departed
 client the worker is killed (SIGKILL) and replaced, and every other worker keeps serving.
+Over a remote store the worker only waits on the store, so it is asked first to cancel: its
+connection to the store is closed (Virtuoso then stops the query) and the worker, once it
+answers within ``CANCEL_WAIT``, is kept; only a worker that does not answer is killed. A new
+worker costs about half a second of CPU, which a busy store's cores need.
 
 Healing: no lock is held while a worker starts; a worker found dead when it is taken (or whose
 pipe is broken when the job is sent) is replaced and the job goes to a fresh one; a worker that
@@ -36,6 +40,8 @@ from . import execute
 _CTX = multiprocessing.get_context("spawn")
 START_TIMEOUT = 60.0
 SLICE = 0.25
+#: seconds a cancelled remote worker has to answer before it is killed after all
+CANCEL_WAIT = 1.0
 
 
 class Timeout(Exception):
@@ -89,10 +95,16 @@ class Worker:
     def __init__(self, spec: WorkerSpec, deadline: float):
         self.spec = spec
         self.conn, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=execute.serve, args=(child, spec), daemon=True,
-                                    name="tdkg-query-worker")
+        self.control = control = None       # cancels, over a remote store (see the module)
+        if spec.remote is not None:
+            self.control, control = _CTX.Pipe()
+        self.seq = 0
+        self.process = _CTX.Process(target=execute.serve, args=(child, spec, control),
+                                    daemon=True, name="tdkg-query-worker")
         self.process.start()
         child.close()
+        if control is not None:
+            control.close()
         # one poll object per pipe: Connection.poll() builds and closes a selector on each call,
         # which cost more than the rest of the pool's work for a cheap query
         self._ready = select.poll()
@@ -125,8 +137,9 @@ class Worker:
     def send(self, job: dict, deadline: float) -> None:
         """Hand ``job`` over and wait for the worker to say it started on it; a worker that
         died idle raises :class:`WorkerDied` here, before any work was done."""
+        self.seq += 1
         try:
-            self.conn.send(job)
+            self.conn.send({**job, "seq": self.seq})
             if not self.wait(max(0.0, deadline - time.monotonic())):
                 raise Timeout()
             acknowledged = self.conn.recv() == ("started",)
@@ -156,11 +169,27 @@ class Worker:
             raise WorkerDied(f"the query worker {reason} while answering",
                              memory=code == -signal.SIGABRT) from None
 
+    def cancel(self) -> bool:
+        """Ask the worker to stop its job's store call, and wait up to ``CANCEL_WAIT`` for its
+        answer (read and dropped); whether it answered and may be used again."""
+        if self.control is None:
+            return False
+        try:
+            self.control.send(("cancel", self.seq))
+            if not self.wait(CANCEL_WAIT):
+                return False
+            answer = self.receive()
+        except (OSError, WorkerDied):
+            return False
+        return answer[:2] != ("error", "memory")
+
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
         self.conn.close()
+        if self.control is not None:
+            self.control.close()
 
 
 class Pool:
@@ -178,6 +207,8 @@ class Pool:
         self._cond = threading.Condition()
         self.closed = False
         self.confinement: dict = {}     # what the last worker that started reported
+        self.cancelled = 0              # jobs stopped without killing their worker
+        self.killed = 0                 # workers killed while answering (deadline, crash, …)
 
     # --- taking and giving back workers (the lock is never held across a start) ----------
     def _acquire(self, deadline: float, spare: bool = True) -> Worker:
@@ -251,6 +282,7 @@ class Pool:
         self._forget()
 
     def _discard(self, worker: Worker) -> None:
+        self.killed += 1
         worker.kill()
         self._forget()
         self._top_up()
@@ -261,6 +293,13 @@ class Pool:
         worker = self._send(job, deadline)
         try:
             answer = self._await(worker, deadline, gone)
+        except (Timeout, ClientGone, Busy):
+            if worker.cancel():
+                self.cancelled += 1
+                self._release(worker)
+            else:
+                self._discard(worker)
+            raise
         except BaseException:
             self._discard(worker)
             raise

@@ -78,6 +78,15 @@ class BuildView:
         self.timeout = timeout
         self._parser = ox.Store()       # empty, in memory: Oxigraph's grammar, nothing else
 
+    # --- a job at a time, which the front end may cancel ---------------------------------
+
+    def begin(self) -> None:
+        self.connection.begin()
+
+    def cancel(self) -> None:
+        """Stop the store call under way (from another thread of the worker)."""
+        self.connection.cancel()
+
     # --- reads ---------------------------------------------------------------------------
 
     def query(self, text: str, base_iri: str | None = None, prefixes: dict | None = None,

@@ -16,6 +16,11 @@ class StoreIncomplete(StoreUnavailable):
     after its own time limit): never passed off as complete."""
 
 
+class StoreCancelled(StoreUnavailable):
+    """The front end stopped the call (its client left, or its deadline passed) by closing the
+    connection to the store; the worker that made it is kept."""
+
+
 class StoreRefused(StoreError):
     """The store refused the operation as invalid (a 4xx): the request gets a 400."""
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from . import graphnames as names
-from .errors import StoreIncomplete, StoreRefused, StoreUnavailable
+from .errors import StoreCancelled, StoreIncomplete, StoreRefused, StoreUnavailable
 
 RESULTS_JSON = "application/sparql-results+json"
 #: what a CONSTRUCT or DESCRIBE asks for (SELECT and ASK ask for JSON results)
@@ -241,6 +241,7 @@ class QueryConnection:
         self._socket_path = socket_path
         self._params = parse_qsl(params, keep_blank_values=True)
         self._conn: http.client.HTTPConnection | None = None
+        self._cancelled = False
         found = _credentials()
         self._headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if found is not None and auth == "basic":   # digest needs a round trip: reads go without
@@ -258,13 +259,37 @@ class QueryConnection:
         conn.sock = sock
         return conn
 
+    def begin(self) -> None:
+        """A new job: a cancellation of the one before no longer applies."""
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the call under way, from another thread: close the connection under it (the
+        store sees its client leave; Virtuoso then stops the query). ``post`` raises
+        :class:`StoreCancelled` and does not try again."""
+        self._cancelled = True
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _stop_if_cancelled(self) -> None:
+        if self._cancelled:
+            self.close()
+            raise StoreCancelled(f"the call to the SPARQL store at {self.url} was cancelled")
+
     def post(self, form: list[tuple[str, str]], accept: str, timeout: float) -> tuple[str, bytes]:
         body = urlencode(form + self._params).encode("utf-8")
         for attempt in (1, 2):      # a kept-alive connection the store closed: once more, fresh
+            self._stop_if_cancelled()
             fresh = self._conn is None
             try:
                 if self._conn is None:
                     self._conn = self._connect(timeout)
+                    self._stop_if_cancelled()
                 self._conn.timeout = timeout
                 if self._conn.sock is not None:
                     self._conn.sock.settimeout(timeout)
@@ -274,6 +299,7 @@ class QueryConnection:
                 data = response.read()
             except (OSError, http.client.HTTPException) as err:
                 self.close()
+                self._stop_if_cancelled()
                 if isinstance(err, TimeoutError) or fresh or attempt == 2:
                     raise StoreUnavailable(f"the SPARQL store at {self.url} is unreachable: "
                                            f"{type(err).__name__}: {err}") from None
