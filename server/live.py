@@ -219,6 +219,7 @@ class LiveStore:
         pipeline_store.point_current(self.root, served)
         for folder in (self.root / "builds").iterdir():
             if folder.name != served.name and folder.name not in self._loaded \
+                    and not folder.name.startswith(".") \
                     and (folder / build_files.FETCHED).is_file():
                 pipeline_store.discard(folder)
 

@@ -239,8 +239,9 @@ def test_a_damaged_build_in_the_store_is_never_served_and_heals_when_repaired(cl
     served, store = cluster["served"], cluster["store"]
     graph = f"urn:tdkg:build:{served}:files"
     found = store.query(f"SELECT ?c ?d WHERE {{ GRAPH <{graph}> {{ ?f <urn:tdkg:file:path> "
-                        f'"build.json" ; <urn:tdkg:file:content> ?k . ?c <urn:tdkg:file:of> ?k ;'
-                        f" <urn:tdkg:file:data> ?d }} }}").json()["results"]["bindings"]
+                        f'"build.json" ; <urn:tdkg:file:content> ?k . ?c <urn:tdkg:file:data> ?d'
+                        f' }} FILTER (STR(?c) = CONCAT(STR(?k), ":0")) }}'
+                        ).json()["results"]["bindings"]
     chunk, data = found[0]["c"]["value"], found[0]["d"]["value"]
     damaged = base64.b64encode(base64.b64decode(data).replace(b"{", b"[", 1)).decode()
     swap = ("DELETE DATA {{ GRAPH <{g}> {{ <{c}> <urn:tdkg:file:data> \"{old}\"^^<{t}> }} }} ; "

@@ -10,8 +10,9 @@ mark) into one more graph of its own, ``urn:tdkg:build:<id>:files``:
 - a file: ``<…:file:<n>>`` with its path in the folder and its content;
 - a content, named by its sha256 (a file present twice, as ``tdkg-full.owl`` is, is kept once):
   its size, its sha256 and how many chunks it has;
-- a chunk: ``<…:content:<sha256>:<i>>``, the content it is of, its index and ``CHUNK`` bytes
-  of it as ``xsd:base64Binary``.
+- a chunk: ``<…:content:<sha256>:<i>>`` (the content's IRI and the chunk's index), with
+  ``CHUNK`` bytes of it as ``xsd:base64Binary``; chunks are fetched by their IRIs, a window
+  at a time (``VALUES``), which every store answers by direct lookups.
 
 The graph is loaded before the build is published and dropped with the build's other graphs,
 so it is there exactly as long as the build is. It is never in a query's dataset, so analysts
@@ -50,9 +51,8 @@ FETCHED = "fetched"
 NOT_SHIPPED = ("store", "published", FETCHED)
 
 _T = "urn:tdkg:file:"
-PATH, CONTENT, BYTES, SHA256, CHUNKS, OF, INDEX, DATA = (
-    _T + "path", _T + "content", _T + "bytes", _T + "sha256", _T + "chunks", _T + "of",
-    _T + "index", _T + "data")
+PATH, CONTENT, BYTES, SHA256, CHUNKS, DATA = (
+    _T + "path", _T + "content", _T + "bytes", _T + "sha256", _T + "chunks", _T + "data")
 INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 BASE64 = "http://www.w3.org/2001/XMLSchema#base64Binary"
 
@@ -112,8 +112,6 @@ def triples(build: str, build_dir: Path) -> Iterator[str]:
         with open(path, "rb") as handle:
             for i in range(chunks):
                 data = base64.b64encode(handle.read(CHUNK)).decode("ascii")
-                yield f'<{content}:{i}> <{OF}> <{content}> .\n'
-                yield f'<{content}:{i}> <{INDEX}> "{i}"^^<{INTEGER}> .\n'
                 yield f'<{content}:{i}> <{DATA}> "{data}"^^<{BASE64}> .\n'
 
 
@@ -200,20 +198,20 @@ def _fetch_file(remote, where: str, row: dict, path: Path, timeout: float) -> No
     chunks, expected = int(row["chunks"]), int(row["bytes"])
     with open(path, "wb") as out:
         for start in range(0, chunks, WINDOW):
-            found = remote.select(
-                f"SELECT ?i ?data WHERE {{ GRAPH <{where}> {{ ?chunk <{OF}> <{row['content']}> ; "
-                f"<{INDEX}> ?i ; <{DATA}> ?data }} FILTER (?i >= {start} && ?i < "
-                f"{start + WINDOW}) }} ORDER BY ?i", timeout)
-            got = [int(r["i"]) for r in found]
-            if got != list(range(start, min(chunks, start + WINDOW))):
+            window = [f"{row['content']}:{i}" for i in range(start, min(chunks, start + WINDOW))]
+            listed = " ".join(f"<{iri}>" for iri in window)
+            found = {r["chunk"]: r["data"] for r in remote.select(
+                f"SELECT ?chunk ?data WHERE {{ VALUES ?chunk {{ {listed} }} "
+                f"GRAPH <{where}> {{ ?chunk <{DATA}> ?data }} }}", timeout)}
+            if set(found) != set(window):
                 raise StoreUnavailable(f"chunks of {row['path']} are missing from the store "
-                                       f"(asked for {start}-{min(chunks, start + WINDOW) - 1})")
-            for r in found:
+                                       f"(asked for {start}-{start + len(window) - 1})")
+            for iri in window:
                 try:
-                    data = base64.b64decode(r["data"], validate=True)
+                    data = base64.b64decode(found[iri], validate=True)
                 except ValueError:
-                    raise StoreUnavailable(f"chunk {r['i']} of {row['path']} in the store is "
-                                           "not base64") from None
+                    raise StoreUnavailable(f"{iri} ({row['path']}) in the store is not "
+                                           "base64") from None
                 digest.update(data)
                 size += len(data)
                 out.write(data)
