@@ -10,9 +10,9 @@ mark) into one more graph of its own, ``urn:tdkg:build:<id>:files``:
 - a file: ``<…:file:<n>>`` with its path in the folder and its content;
 - a content, named by its sha256 (a file present twice, as ``tdkg-full.owl`` is, is kept once):
   its size, its sha256 and how many chunks it has;
-- a chunk: ``<…:content:<sha256>:<i>>`` (the content's IRI and the chunk's index), with
-  ``CHUNK`` bytes of it as ``xsd:base64Binary``; chunks are fetched by their IRIs, a window
-  at a time (``VALUES``), which every store answers by direct lookups.
+- a chunk: ``<…:content:<sha256>:<i>>``, the content it is of, its index and ``CHUNK`` bytes
+  of it as ``xsd:base64Binary``. Chunks are fetched by their IRIs, a window at a time
+  (``VALUES``), which every store answers by direct lookups.
 
 The graph is loaded before the build is published and dropped with the build's other graphs,
 so it is there exactly as long as the build is. It is never in a query's dataset, so analysts
@@ -40,7 +40,7 @@ from .errors import StoreError, StoreUnavailable
 
 FILES = "files"                 # the build's graph of files: urn:tdkg:build:<id>:files
 #: bytes of a file per chunk: 21.8 kB of base64 (Virtuoso 7's Graph Store takes a request whose
-#: first line is over about 32 kB for plain text, and refuses it)
+#: first line is over about 32 kB for plain text, and refuses it; see ``_batches``)
 CHUNK = 16 * 1024
 BATCH_BYTES = 4 * 1024 * 1024   # N-Triples per Graph Store request while loading
 WINDOW = 64                     # chunks fetched per query (1 MiB of the file)
@@ -51,8 +51,9 @@ FETCHED = "fetched"
 NOT_SHIPPED = ("store", "published", FETCHED)
 
 _T = "urn:tdkg:file:"
-PATH, CONTENT, BYTES, SHA256, CHUNKS, DATA = (
-    _T + "path", _T + "content", _T + "bytes", _T + "sha256", _T + "chunks", _T + "data")
+PATH, CONTENT, BYTES, SHA256, CHUNKS, OF, INDEX, DATA = (
+    _T + "path", _T + "content", _T + "bytes", _T + "sha256", _T + "chunks", _T + "of",
+    _T + "index", _T + "data")
 INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 BASE64 = "http://www.w3.org/2001/XMLSchema#base64Binary"
 
@@ -112,16 +113,22 @@ def triples(build: str, build_dir: Path) -> Iterator[str]:
         with open(path, "rb") as handle:
             for i in range(chunks):
                 data = base64.b64encode(handle.read(CHUNK)).decode("ascii")
+                yield f'<{content}:{i}> <{OF}> <{content}> .\n'
+                yield f'<{content}:{i}> <{INDEX}> "{i}"^^<{INTEGER}> .\n'
                 yield f'<{content}:{i}> <{DATA}> "{data}"^^<{BASE64}> .\n'
 
 
 def _batches(lines: Iterator[str]) -> Iterator[list[str]]:
+    """Requests of about ``BATCH_BYTES``, each cut after a chunk's data, so that each begins
+    with short lines: Virtuoso 7 guesses a request's format from its first bytes, whatever its
+    Content-Type says, and takes a request of nothing but 22 kB lines for plain text."""
     batch: list[str] = []
     size = 0
+    data = f"<{DATA}>"
     for line in lines:
         batch.append(line)
         size += len(line)
-        if size >= BATCH_BYTES:
+        if size >= BATCH_BYTES and data in line:
             yield batch
             batch, size = [], 0
     if batch:
