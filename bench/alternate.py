@@ -4,6 +4,7 @@ Oxigraph server's own endpoint, so that drift in the store's speed between round
 three alike. Prints each one's latencies and medians; asserts nothing.
 
     .venv/bin/python bench/alternate.py [--keep-build /var/tmp/tdkg-scale-out-1m] [--rounds 25]
+                                        [--pin]
 
 It reuses what ``bench/scale_out.py --keep-build`` prepared: the build's state folder and the
 Oxigraph server's store loaded with it (started read-only here, on loopback, and stopped).
@@ -63,21 +64,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-build", type=Path, default=Path("/var/tmp/tdkg-scale-out-1m"))
     parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--pin", action="store_true",
+                        help="the store on CPU 1 and TDKG on CPU 0 (taskset), the client free")
     args = parser.parse_args()
+    pin_store, pin_tdkg = (["taskset", "-c", "1"], ["taskset", "-c", "0"]) if args.pin \
+        else ([], [])
     kept = args.keep_build
     build = json.loads((kept / "oxigraph-server" / "loaded.json").read_text())["build"]
     store_port, tdkg_port = free_port(), free_port()
     started = []
     try:
         started.append(subprocess.Popen(
-            [str(PROJECT_DIR / ".venv/bin/oxigraph"), "serve-read-only", "--location",
+            [*pin_store, str(PROJECT_DIR / ".venv/bin/oxigraph"), "serve-read-only", "--location",
              str(kept / "oxigraph-server" / "oxigraph"), "--bind", f"127.0.0.1:{store_port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         store = f"http://127.0.0.1:{store_port}"
         env = {**os.environ, "TDKG_STORE": "sparql", "TDKG_STORE_URL": store + "/query",
                "TDKG_STORE_UPDATE_URL": store + "/update", "TDKG_STORE_GRAPH_URL": store + "/store"}
         started.append(subprocess.Popen(
-            [str(PROJECT_DIR / ".venv/bin/tdkg"), "serve", "--no-build", "--state-dir",
+            [*pin_tdkg, str(PROJECT_DIR / ".venv/bin/tdkg"), "serve", "--no-build", "--state-dir",
              str(kept / "tdkg-state"), "--host", "127.0.0.1", "--port", str(tdkg_port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True))
