@@ -12,13 +12,12 @@ Oxigraph server's store loaded with it (started read-only here, on loopback, and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,29 +27,13 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
+import loadgen  # noqa: E402
 import run as bench_run  # noqa: E402
+import servers  # noqa: E402
 
 from tdkg.stores import graphnames as names  # noqa: E402
 
 ACCEPT = {"Accept": "application/sparql-results+json"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, params: dict, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, params=params, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {seconds} s")
 
 
 def timed(url: str, params: dict, headers: dict) -> float:
@@ -71,23 +54,23 @@ def main() -> int:
         else ([], [])
     kept = args.keep_build
     build = json.loads((kept / "oxigraph-server" / "loaded.json").read_text())["build"]
-    store_port, tdkg_port = free_port(), free_port()
-    started = []
-    try:
-        started.append(subprocess.Popen(
-            [*pin_store, str(PROJECT_DIR / ".venv/bin/oxigraph"), "serve-read-only", "--location",
-             str(kept / "oxigraph-server" / "oxigraph"), "--bind", f"127.0.0.1:{store_port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        store = f"http://127.0.0.1:{store_port}"
-        env = {**os.environ, "TDKG_STORE": "sparql", "TDKG_STORE_URL": store + "/query",
-               "TDKG_STORE_UPDATE_URL": store + "/update", "TDKG_STORE_GRAPH_URL": store + "/store"}
-        started.append(subprocess.Popen(
-            [*pin_tdkg, str(PROJECT_DIR / ".venv/bin/tdkg"), "serve", "--no-build", "--state-dir",
-             str(kept / "tdkg-state"), "--host", "127.0.0.1", "--port", str(tdkg_port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True))
-        tdkg = f"http://127.0.0.1:{tdkg_port}/sparql"
-        wait_for(tdkg, {"query": "ASK {}"})
+    store_port, tdkg_port = servers.free_port(), servers.free_port()
+    store = f"http://127.0.0.1:{store_port}"
+    tdkg = f"http://127.0.0.1:{tdkg_port}/sparql"
+    env = {**os.environ, "TDKG_STORE": "sparql", "TDKG_STORE_URL": store + "/query",
+           "TDKG_STORE_UPDATE_URL": store + "/update", "TDKG_STORE_GRAPH_URL": store + "/store"}
+    with tempfile.TemporaryDirectory(prefix="tdkg-alternate-") as logs, \
+            contextlib.ExitStack() as stack:
+        stack.enter_context(servers.serving(
+            [*pin_store, str(PROJECT_DIR / ".venv/bin/oxigraph"), "serve-read-only",
+             "--location", str(kept / "oxigraph-server" / "oxigraph"),
+             "--bind", f"127.0.0.1:{store_port}"],
+            loadgen.query_url(store + "/query", "ASK {}"), Path(logs) / "store.log", 120))
+        stack.enter_context(servers.serving(
+            [*pin_tdkg, str(PROJECT_DIR / ".venv/bin/tdkg"), "serve", "--no-build",
+             "--state-dir", str(kept / "tdkg-state"), "--host", "127.0.0.1",
+             "--port", str(tdkg_port)],
+            loadgen.query_url(tdkg, "ASK {}"), Path(logs) / "tdkg.log", 120, env=env))
         query = bench_run.QUERIES["aggregate"][0]
         own = {"query": query, "default-graph-uri": names.stored(build, "")}
         kinds = {
@@ -106,11 +89,6 @@ def main() -> int:
         for name, found in times.items():
             print(f"{name:28} median {statistics.median(found):6.0f} ms   "
                   f"{' '.join(f'{v:.0f}' for v in sorted(found))}")
-    finally:
-        for process in started:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in started:
-            process.wait(30)
     return 0
 
 
