@@ -133,14 +133,16 @@ def test_virtuoso_marks_a_partial_answer(virtuoso_store):
     heavy = (f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> "
              "{ ?a ?p ?b . ?c ?q ?d . ?e ?r ?f } }")
     # on a busy machine Virtuoso may have nothing to return by the first limit (then a 500
-    # "timed out"): a longer limit gives it time to find some rows
+    # "timed out", or "HY008 ... SR203: Async statement killed"): a longer limit gives it time
+    # to find some rows
     for limit in ("500", "1500", "4000"):
         began = time.monotonic()
         answer = virtuoso_store.query(heavy, timeout=60, params={"timeout": limit})
         assert time.monotonic() - began < 30
         if answer.status_code == 200:
             break
-        assert answer.status_code == 500 and "timed out" in answer.text.lower()
+        assert answer.status_code == 500
+        assert "timed out" in answer.text.lower() or "SR203" in answer.text, answer.text
     assert answer.status_code == 200
     assert answer.headers["X-SQL-State"] == "S1TAT"
     assert "incomplete results" in answer.headers["X-SQL-Message"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import os
+import re
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -66,8 +67,17 @@ def partial_answer(headers) -> str | None:
     return None
 
 
+# SQL states and messages with which Virtuoso reports that it stopped a query at its own time
+# limit (its `timeout` parameter or its server-side limits) before any row was ready:
+# S1T00 / SR171 "transaction timed out", HY008 / SR203 "async statement killed".
+_STORE_TIMEOUT = re.compile(r"\b(S1T00|HY008|SR171|SR203)\b|timed out|statement kill", re.I)
+
+
 def _refused(store: str, status: int, body: bytes) -> StoreRefused | StoreUnavailable:
     text = body.decode("utf-8", "replace").strip()[:600]
+    if status >= 500 and _STORE_TIMEOUT.search(text):
+        return StoreUnavailable(f"the SPARQL store at {store} stopped the query at its own "
+                                f"time limit (HTTP {status}): {text}")
     if status >= 500 or status in (408, 429):
         return StoreUnavailable(f"the SPARQL store at {store} failed (HTTP {status}): {text}")
     return StoreRefused(f"the SPARQL store at {store} refused it (HTTP {status}): {text}")
