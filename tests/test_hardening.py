@@ -49,10 +49,24 @@ def in_background(fn, *args) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
+SETTINGS = ("--timeout", "10", "--workers", "1", "--threads", "8", "--query-workers", "3",
+            "--short-query", "1", "--worker-memory", "512")
+
+
 @pytest.fixture()
 def server(scratch_state):
-    found = Server(scratch_state, "--timeout", "10", "--workers", "1", "--threads", "8",
-                   "--query-workers", "3", "--short-query", "1", "--worker-memory", "512")
+    found = Server(scratch_state, *SETTINGS)
+    yield found
+    found.stop()
+
+
+@pytest.fixture(scope="module")
+def hostile_text_server(built_state, tmp_path_factory):
+    """One server for every piece of hostile text below: each test also checks that it still
+    answers, so sharing it shows that no such request harms the next."""
+    copy = tmp_path_factory.mktemp("hostile-text") / "var"
+    shutil.copytree(built_state, copy, symlinks=True)
+    found = Server(copy, *SETTINGS)
     yield found
     found.stop()
 
@@ -145,12 +159,14 @@ def test_memory_runaways_stay_under_the_ceiling_beside_normal_traffic(scratch_st
      "query-too-complex"),
     ("SELECT * WHERE { VALUES ?x { " + "1 " * 100_000 + "} }", 413, "query-too-large"),
 ])
-def test_pathological_text_is_refused_before_the_engine(server, text, status, kind):
+def test_pathological_text_is_refused_before_the_engine(hostile_text_server, text, status, kind):
+    server = hostile_text_server
     response = post(server, text, timeout=10 + 5)     # within the server's own timeout
     assert response.status_code == status, response.text[:300]
     assert error_type(response) == kind
     if kind == "query-too-large":
         assert "65,536" in response.json()["error"]["message"]
+    assert server.ask(ASK)
 
 
 @pytest.mark.parametrize("text", [
@@ -160,9 +176,10 @@ def test_pathological_text_is_refused_before_the_engine(server, text, status, ki
     "SELECT * WHERE { FILTER(" + "+".join(["1"] * 30_000) + ") }",
     "SELECT * WHERE { VALUES ?x { " + "1 " * 30_000 + "} }",
 ])
-def test_long_chains_never_crash_a_worker(server, text):
+def test_long_chains_never_crash_a_worker(hostile_text_server, text):
     """Chains the nesting limit does not count still fit the evaluating thread's stack: the
     answer is a result, a syntax error or the timeout, and the worker survives."""
+    server = hostile_text_server
     workers = set(wait_for(lambda: query_workers(server)))
     response = post(server, text, timeout=30)
     assert response.status_code in (200, 400, 503), response.text[:300]

@@ -395,9 +395,10 @@ def test_an_embedded_replica_serves_a_shipped_copy_of_the_build(built_state, liv
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }"
 
 
-def _saturate(balancer, seconds: float) -> tuple[set[str], list[int]]:
+def _saturate(balancer, seconds: float, until_down: bool = False) -> tuple[set[str], list[int]]:
     """Four clients sending queries that run to the front end's deadline through ``balancer``
-    for ``seconds``: the front end's states seen meanwhile, and the answers' statuses."""
+    for ``seconds`` (or, ``until_down``, until HAProxy marks it DOWN): the front end's states
+    seen meanwhile, and the answers' statuses."""
     states: set[str] = set()
     statuses: list[int] = []
 
@@ -412,6 +413,8 @@ def _saturate(balancer, seconds: float) -> tuple[set[str], list[int]]:
         until = time.monotonic() + seconds
         while time.monotonic() < until:
             states.add(balancer.backend_states()["front1"].split()[0])
+            if until_down and "DOWN" in states:
+                break
             time.sleep(0.1)
     return states, statuses
 
@@ -425,11 +428,11 @@ def test_a_front_end_with_every_thread_busy_is_not_taken_for_a_dead_one(built_st
     try:
         address = [f"127.0.0.1:{front.port}"]
         with external_stores.haproxy(address, tmp_path / "limited", maxconn=1) as balancer:
-            states, statuses = _saturate(balancer, 8)
+            states, statuses = _saturate(balancer, 6)
         assert states == {"UP"}, states
         assert statuses and set(statuses) == {503}      # the front end's deadline, every one
         with external_stores.haproxy(address, tmp_path / "open", maxconn=100) as balancer:
-            states, _ = _saturate(balancer, 8)
+            states, _ = _saturate(balancer, 8, until_down=True)
         assert "DOWN" in states, states
     finally:
         front.stop()
