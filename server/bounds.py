@@ -16,8 +16,6 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 
-from flask import request
-
 DEADLINE = "tdkg.deadline"
 #: when the server began reading the current request on each connection's socket
 STARTED: "weakref.WeakKeyDictionary[socket.socket, float]" = weakref.WeakKeyDictionary()
@@ -50,11 +48,14 @@ def _set_timeout(sock: socket.socket | None, seconds: float) -> None:
 
 def deadline() -> float:
     """The current request's deadline (``time.monotonic()`` scale)."""
+    # imported here: gunicorn's master imports this module (STARTED), and needs no Flask
+    from flask import request
     return request.environ.get(DEADLINE) or time.monotonic() + 30.0
 
 
 def client_gone() -> bool:
     """Whether the current request's client has closed its end of the connection."""
+    from flask import request
     return client_gone_from(request.environ)
 
 
