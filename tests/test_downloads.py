@@ -572,6 +572,49 @@ def test_a_build_without_downloads_exports_them_from_its_store(tmp_path, built_s
         store.current_build(built_state) / "downloads" / "register.csv").read_bytes()
 
 
+def test_the_dumps_a_build_makes_from_its_own_files_hold_what_its_store_holds(tmp_path):
+    """A build writes its dumps from N-Triples files of its graphs written beside its store
+    (and the complete dump in a child process beside its later steps); for a build without
+    those files (`tdkg export` of a build made without downloads) they are made from the
+    store. Each file holds the same triples either way (the store writes a number in its
+    canonical form), and the build leaves none of those files behind."""
+    state = tmp_path / "var"
+    result = run_tdkg("build", "--state-dir", str(state), "--skip-validation", "--no-owl-files")
+    assert result.returncode == 0, result.stderr
+    build = store.current_build(state)
+    assert not (build / store.SCANS).exists()
+    assert not [p.name for p in (build / "downloads").iterdir() if p.name.startswith(".")]
+    out = tmp_path / "from-the-store"
+    downloads.write_downloads(build, out=out)
+    built = json.loads((build / "downloads" / "manifest.json").read_text())
+    context = json.loads((build / "downloads" / "context.jsonld").read_text())["@context"]
+    rdf = [f["name"] for f in built["files"] if "triples" in f and not f["name"].endswith(".owl")]
+    assert len(rdf) == 4 * 3 + 2
+    for name in rdf:
+        suffix = suffix_of(name)
+        ours, theirs = (_canonical(parse(read(folder / name), suffix, context))
+                        for folder in (build / "downloads", out))
+        assert ours == theirs and len(ours) > 0, name
+
+
+def _canonical(quads: list[ox.Quad]) -> set[ox.Quad]:
+    """The quads with every literal in the form Oxigraph's store gives it ("40" for the
+    decimal written 40.0)."""
+    canonical = ox.Store()
+    canonical.extend(quads)
+    return set(canonical)
+
+
+def test_the_dumps_keep_the_curated_form_of_every_literal(build_dir):
+    """The dumps are written from the parsed sources, not read back from the store, which
+    keeps a number's value but not its spelling: the curated share `40.0` stays `40.0`."""
+    decimal = '"40.0"^^<http://www.w3.org/2001/XMLSchema#decimal>'
+    assert "tdkg:percentage 40.0" in (PROJECT / "data" / "ttl" /
+                                       "doc-000-defence-industry.ttl").read_text()
+    for name in ("asserted.nt.gz", "complete.nt.gz"):
+        assert decimal in read(build_dir / "downloads" / name).decode(), name
+
+
 def test_a_relative_state_folder_serves_the_downloads(built_state):
     """`tdkg serve` with the default, relative state folder (./var): files are found where the
     build put them, not relative to the server's package folder."""

@@ -218,22 +218,31 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
         graphs = {ns.GRAPH_ONTOLOGY: sources.ontology, ns.GRAPH_ASSERTED: sources.data,
                   ns.GRAPH_INFERRED: inference.triples()}
         stats = store.write_store(build_dir, graphs)
-    with _timed(timings, "derivations"):
-        derivations.write(build_dir, inference)
-    del inference, graphs       # the reasoner's tables: gigabytes at a million triples
-    owl_triples = None
-    if options.owl_files:
-        with _timed(timings, "owl"):
-            owl_triples = export_owl(sources.ontology, sources.data,
-                                     build_dir / "owl").triples["full"]
-            _documentation(inputs, sources, build_dir, earlier)
-    del sources                 # the downloads read the store
-    if options.downloads:
-        with _timed(timings, "downloads"):
-            manifest = downloads.write_downloads(build_dir, queries_dir=queries_dir,
-                                                 owl_triples=owl_triples)
-        log(f"downloads: {len(manifest['files'])} files, "
-            f"{sum(f['bytes'] for f in manifest['files']):,} bytes")
+    # the complete dump is written by a child process beside the next steps (two cores)
+    beside = downloads.DumpsBeside(build_dir) if options.downloads else None
+    try:
+        with _timed(timings, "derivations"):
+            derivations.write(build_dir, inference)
+        del inference, graphs       # the reasoner's tables: gigabytes at a million triples
+        owl_triples = None
+        if options.owl_files:
+            with _timed(timings, "owl"):
+                owl_triples = export_owl(sources.ontology, sources.data,
+                                         build_dir / "owl").triples["full"]
+                _documentation(inputs, sources, build_dir, earlier)
+        del sources                 # the downloads read the store
+        if options.downloads:
+            # the time the downloads added to the build (the child's files are waited for)
+            with _timed(timings, "downloads"):
+                manifest = downloads.write_downloads(build_dir, queries_dir=queries_dir,
+                                                     owl_triples=owl_triples, beside=beside)
+            log(f"downloads: {len(manifest['files'])} files, "
+                f"{sum(f['bytes'] for f in manifest['files']):,} bytes")
+    except BaseException:
+        if beside is not None:
+            beside.stop()
+        raise
+    store.drop_scans(build_dir)
     return {"id": build_dir.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "digest": digest(inputs.all), "files": [str(f) for f in inputs.all],
             "validated": validation is not None,

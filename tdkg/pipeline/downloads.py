@@ -33,8 +33,10 @@ import io
 import itertools
 import json
 import os
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
@@ -43,6 +45,7 @@ import pyoxigraph as ox
 
 from .. import jsonld
 from .. import namespaces as ns
+from .errors import BuildError
 
 FOLDER = "downloads"
 MANIFEST = "manifest.json"
@@ -130,16 +133,23 @@ def read_manifest(build_dir: Path) -> dict | None:
 
 
 def write_downloads(build_dir: Path, out: Path | None = None,
-                    queries_dir: Path | None = None, owl_triples: int | None = None) -> dict:
+                    queries_dir: Path | None = None, owl_triples: int | None = None,
+                    beside: DumpsBeside | None = None) -> dict:
     """Write every download of the build whose store is ``build_dir/store`` into ``out``
     (default ``build_dir/downloads``); return the manifest, which is written last.
     ``queries_dir`` holds ``register.rq`` (default: the project's queries/); ``owl_triples``
-    is the number of triples of the build's ``owl/tdkg-full.owl`` when the caller knows it."""
+    is the number of triples of the build's ``owl/tdkg-full.owl`` when the caller knows it;
+    ``beside`` is the child writing the dumps :data:`BESIDE` into ``out``, when one was
+    started."""
     out = folder(build_dir) if out is None else out
     out.mkdir(parents=True, exist_ok=True)
     store = _open_store(build_dir)
     context = json_ld_context(store)
-    files = _write_dumps(store, out, context["@context"])
+    names = [name for name in DUMPS if beside is None or name not in BESIDE]
+    dumps = _write_dumps(store, build_dir, out, context["@context"], names)
+    if beside is not None:
+        dumps.update(beside.result())
+    files = [f for name in DUMPS for f in dumps[name]]
     files.append(_write_owl(build_dir, store, out, owl_triples))
     with _atomic(out / REGISTER, "w", newline="") as stream:
         rows = write_register(store, stream, queries_dir)
@@ -157,26 +167,89 @@ def write_downloads(build_dir: Path, out: Path | None = None,
 
 # --- RDF dumps ---------------------------------------------------------------------------------
 
-def _write_dumps(store: ox.Store, out: Path, context: dict) -> list[dict]:
-    """Scan the store once per graph into plain N-Triples (in parallel: Oxigraph's dump runs
-    without the GIL), then make every file of every dump from those scans: re-parsing
-    N-Triples is several times faster than reading the store again. The parsed triples are
-    streamed to the serializers, never kept in a list (that held gigabytes at a million
-    triples)."""
-    graphs = sorted({g for members in DUMPS.values() for g in members})
+def _write_dumps(store: ox.Store, build_dir: Path, out: Path, context: dict,
+                 names: Iterable[str] = DUMPS) -> dict[str, list[dict]]:
+    """Make every file of the dumps ``names`` from each graph's plain N-Triples
+    (:func:`_scans`): re-parsing N-Triples is several times faster than reading the store
+    again. The parsed triples are streamed to the serializers, never kept in a list (that held
+    gigabytes at a million triples). Dump name → the files written."""
+    graphs = sorted({g for name in names for g in DUMPS[name]})
     with tempfile.TemporaryDirectory(prefix=".scan-", dir=out) as tmp:
-        plain = {g: Path(tmp) / f"{i}.nt" for i, g in enumerate(graphs)}
-        with ThreadPoolExecutor(max_workers=max(1, min(len(plain), os.cpu_count() or 1))) as pool:
-            scans = [pool.submit(store.dump, str(path), ox.RdfFormat.N_TRIPLES,
-                                 from_graph=ox.NamedNode(g)) for g, path in plain.items()]
-            for scan in scans:
-                scan.result()
-        unique = {**plain, ns.GRAPH_ONTOLOGY: _without_repeats(store, plain[ns.GRAPH_ONTOLOGY])}
-        written = []
-        for name, members in DUMPS.items():
-            sources = [(unique if len(members) > 1 else plain)[g] for g in members]
-            written += _write_dump(sources, out, name, list(members), context)
+        plain = _scans(store, build_dir, graphs, Path(tmp))
+        written = {}
+        for name in names:
+            members = DUMPS[name]
+            if len(members) > 1:
+                unique = {**plain, ns.GRAPH_ONTOLOGY: _without_repeats(
+                    store, plain[ns.GRAPH_ONTOLOGY], Path(tmp) / "ontology-unique.nt")}
+                sources = [unique[g] for g in members]
+            else:
+                sources = [plain[g] for g in members]
+            written[name] = _write_dump(sources, out, name, list(members), context)
     return written
+
+
+# --- the complete dump beside the build's later steps ------------------------------------------
+
+#: the dumps a child process writes while the build goes on (about half the dumps' work)
+BESIDE = ("complete",)
+
+
+class DumpsBeside:
+    """The dumps :data:`BESIDE` being written by a child process of their own, started as soon
+    as the store is written, while the build writes the derivations and the OWL files and then
+    the other dumps: on two cores the downloads no longer wait for those steps. The child is a
+    new interpreter (``sys.executable``), so it holds none of the build's memory and works
+    whatever program called the build."""
+
+    def __init__(self, build_dir: Path, out: Path | None = None):
+        self.out = folder(build_dir) if out is None else out
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", f"from {__name__} import _dumps_child; _dumps_child()",
+             str(build_dir), str(self.out)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def result(self) -> dict[str, list[dict]]:
+        """Wait for the child; its files by dump name. Raises BuildError when it failed."""
+        stdout, stderr = self._process.communicate()
+        if self._process.returncode != 0:
+            message = stderr.decode("utf-8", "replace").strip().splitlines()
+            raise BuildError(f"writing the dumps {', '.join(BESIDE)} failed (exit code "
+                             f"{self._process.returncode}): {' / '.join(message[-3:])}")
+        return json.loads(stdout)
+
+    def stop(self) -> None:
+        """End the child whatever it is doing (the build failed)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()
+
+
+def _dumps_child() -> None:
+    """The child's work: the dumps :data:`BESIDE` of the build ``sys.argv[1]`` into the folder
+    ``sys.argv[2]``; their files, as JSON, on stdout."""
+    build_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+    store = _open_store(build_dir)
+    context = json_ld_context(store)["@context"]
+    json.dump(_write_dumps(store, build_dir, out, context, BESIDE), sys.stdout)
+
+
+def _scans(store: ox.Store, build_dir: Path, graphs: list[str], tmp: Path) -> dict[str, Path]:
+    """Each graph's N-Triples: the files the running build loaded its store from
+    (:func:`.store.scan_files`), or, for a build made earlier, the store scanned once per graph
+    into ``tmp`` (in parallel: Oxigraph's dump runs without the GIL)."""
+    from .store import scan_files
+    written = scan_files(build_dir)
+    if written is not None and set(graphs) <= set(written):
+        return {g: written[g] for g in graphs}
+    plain = {g: tmp / f"{i}.nt" for i, g in enumerate(graphs)}
+    with ThreadPoolExecutor(max_workers=max(1, min(len(plain), os.cpu_count() or 1))) as pool:
+        scans = [pool.submit(store.dump, str(path), ox.RdfFormat.N_TRIPLES,
+                             from_graph=ox.NamedNode(g)) for g, path in plain.items()]
+        for scan in scans:
+            scan.result()
+    return plain
 
 
 def _complete_graph(store: ox.Store) -> dict:
@@ -198,13 +271,13 @@ OVERLAP_QUERY = f"""SELECT ?s ?p ?o WHERE {{
 }}"""
 
 
-def _without_repeats(store: ox.Store, ontology: Path) -> Path:
-    """The ontology's N-Triples without the triples the data repeats, for the union dumps.
-    (The inferred graph never holds an asserted triple; the data may restate an axiom.)"""
+def _without_repeats(store: ox.Store, ontology: Path, kept: Path) -> Path:
+    """The ontology's N-Triples without the triples the data repeats (written to ``kept``),
+    for the union dumps. (The inferred graph never holds an asserted triple; the data may
+    restate an axiom.)"""
     repeated = {ox.Triple(r["s"], r["p"], r["o"]) for r in store.query(OVERLAP_QUERY)}
     if not repeated:
         return ontology
-    kept = ontology.with_name("ontology-unique.nt")
     ox.serialize((q.triple for q in ox.parse(path=str(ontology), format=ox.RdfFormat.N_TRIPLES)
                   if q.triple not in repeated), str(kept), ox.RdfFormat.N_TRIPLES)
     return kept

@@ -63,8 +63,8 @@ def layout_of(info: dict) -> int:
     return int(info.get("stats", {}).get("layout", 1))
 
 
-#: quads handed to the bulk loader at a time
-BULK_BATCH = 200_000
+#: triples handed to the bulk loader at a time (as two quads each)
+BULK_BATCH = 100_000
 PUBLISHED = "published"     # in a build folder: when it was first published
 HISTORY = "history.jsonl"   # in the state folder: one line per publication or rollback
 DRAFTS = "drafts"
@@ -144,26 +144,60 @@ def new_build_dir(root: Path, draft: bool = False) -> Path:
     return path
 
 
+#: in a build folder while it is built: each graph as N-Triples, which the downloads are made
+#: from; removed at the end of the build
+SCANS = ".scans"
+SCAN_INDEX = "graphs.json"
+
+
 def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict:
     """Bulk-load each graph into its named graph, and every triple of them, once, into the
-    store's default graph (see :data:`LAYOUT`); return per-graph and dataset statistics."""
+    store's default graph (see :data:`LAYOUT`); return per-graph and dataset statistics.
+
+    Each graph is also written as N-Triples (Oxigraph's serializer: under a second per
+    million triples) into ``build_dir/.scans`` for :mod:`.downloads`, which would otherwise
+    scan the store for them. The store is not loaded from those files: Oxigraph's loaders
+    give every blank node of a file a new name, per call, so one blank node would become
+    several (one per graph, another in the default graph) and no longer match the
+    explanations' record of it; the quads handed over from Python keep their names."""
+    scans = build_dir / SCANS
+    scans.mkdir(exist_ok=True)
     store = ox.Store(str(build_dir / "store"))
     default = ox.DefaultGraph()
-    for name, triples in graphs.items():
+    index = {}
+    for i, (name, triples) in enumerate(graphs.items()):
+        path = scans / f"{i}.nt"
+        index[name] = path.name
         graph = ox.NamedNode(name)
-        quads = (quad for t in triples for quad in (
-            ox.Quad(t.subject, t.predicate, t.object, graph),
-            ox.Quad(t.subject, t.predicate, t.object, default)))
-        # in batches: one bulk_extend holds every quad it is given until it has loaded them
-        # (at 1M triples, 6.9M quads took the build's peak from 1.8 to 3.6 GiB)
-        while batch := list(itertools.islice(quads, BULK_BATCH)):
-            store.bulk_extend(batch)
+        triples = iter(triples)
+        with path.open("wb") as scan:
+            # in batches: one bulk_extend holds every quad it is given until it has loaded
+            # them (at 1M triples, 6.9M quads at once took the build's peak from 1.8 to 3.6 GiB)
+            while batch := list(itertools.islice(triples, BULK_BATCH)):
+                ox.serialize(batch, scan, ox.RdfFormat.N_TRIPLES)
+                store.bulk_extend([quad for t in batch for quad in (
+                    ox.Quad(t.subject, t.predicate, t.object, graph),
+                    ox.Quad(t.subject, t.predicate, t.object, default))])
+    (scans / SCAN_INDEX).write_text(json.dumps(index) + "\n")
     store.flush()
     stats = {"layout": LAYOUT, "graphs": {name: count_triples(store, name) for name in graphs},
              **dataset_stats(store)}
     store.optimize()
     del store
     return stats
+
+
+def scan_files(build_dir: Path) -> dict[str, Path] | None:
+    """Graph IRI → its N-Triples file, while the build that wrote them runs (else None)."""
+    try:
+        index = json.loads((build_dir / SCANS / SCAN_INDEX).read_text())
+    except (OSError, ValueError):
+        return None
+    return {name: build_dir / SCANS / file for name, file in index.items()}
+
+
+def drop_scans(build_dir: Path) -> None:
+    shutil.rmtree(build_dir / SCANS, ignore_errors=True)
 
 
 STATS_QUERY = """SELECT (COUNT(*) AS ?triples) (COUNT(DISTINCT ?s) AS ?subjects)
