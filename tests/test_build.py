@@ -172,3 +172,45 @@ def test_prune_keeps_the_newest_complete_builds(tmp_path):
         "20990101T000000-1-000001"]      # the unfinished one is not pruned here, nor kept
     store.clean_unfinished(tmp_path)
     assert "20990101T000000-1-000001" not in {p.name for p in builds.iterdir()}
+
+
+def test_the_dumps_child_dies_with_a_killed_build():
+    """The complete dump is written by a child of the build (downloads.DumpsBeside); when the
+    build is killed, the OS kills the child too (PR_SET_PDEATHSIG), so no writer outlives it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, subprocess, sys, time\n"
+         "child = subprocess.Popen([sys.executable, '-c', 'import sys, time; "
+         "from tdkg.pipeline.downloads import _die_with; _die_with(int(sys.argv[1])); "
+         "print(\"ready\", flush=True); time.sleep(120)', str(os.getpid())], "
+         "stdout=subprocess.PIPE, text=True)\n"
+         "print(child.pid, child.stdout.readline().strip(), flush=True)\n"
+         "time.sleep(120)\n"],
+        cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    try:
+        pid, state = parent.stdout.readline().split()
+        assert state == "ready"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _running(int(pid)):
+            time.sleep(0.05)
+        assert not _running(int(pid))
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        parent.stdout.close()
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped by init, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

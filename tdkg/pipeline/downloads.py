@@ -207,7 +207,7 @@ class DumpsBeside:
         self.out.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
             [sys.executable, "-c", f"from {__name__} import _dumps_child; _dumps_child()",
-             str(build_dir), str(self.out)],
+             str(build_dir), str(self.out), str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def result(self) -> dict[str, list[dict]]:
@@ -228,15 +228,30 @@ class DumpsBeside:
 
 def _dumps_child() -> None:
     """The child's work: the dumps :data:`BESIDE` of the build ``sys.argv[1]`` into the folder
-    ``sys.argv[2]``; their files, as JSON, on stdout."""
+    ``sys.argv[2]``; their files, as JSON, on stdout. It dies with the build (process
+    ``sys.argv[3]``), so a killed build leaves no writer behind."""
     build_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+    _die_with(int(sys.argv[3]))
     store = _open_store(build_dir)
     context = json_ld_context(store)["@context"]
     json.dump(_write_dumps(store, build_dir, out, context, BESIDE), sys.stdout)
 
 
+def _die_with(parent: int) -> None:
+    """Have the OS kill this process when its parent ends (Linux's PR_SET_PDEATHSIG); exit at
+    once if the parent has already gone."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass                        # not Linux: the build's own clean-up removes the folder
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _scans(store: ox.Store, build_dir: Path, graphs: list[str], tmp: Path) -> dict[str, Path]:
-    """Each graph's N-Triples: the files the running build loaded its store from
+    """Each graph's N-Triples: the files the running build wrote beside its store
     (:func:`.store.scan_files`), or, for a build made earlier, the store scanned once per graph
     into ``tmp`` (in parallel: Oxigraph's dump runs without the GIL)."""
     from .store import scan_files
