@@ -31,7 +31,10 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
                             help=f"{help_text} [env TDKG_{field.upper()}]")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. Given the arguments, it imports only the curation module
+    their command needs (none for ``serve``: gunicorn's master forks every HTTP worker from
+    this process, and those modules held 21 MiB in it)."""
     top = argparse.ArgumentParser(prog="tdkg", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
     b = commands.add_parser("build", help="build and publish the store")
@@ -61,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--register", action="store_true",
                    help="write only the SIPRI-style register of deals and transfers (CSV)")
     subs = [b, s, w, r, e]
-    for name, (help_text, add_arguments, _) in _curation_commands().items():
+    for name, (help_text, add_arguments, _) in _curation_commands(_command_of(argv)).items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
         add_arguments(sub)
         subs.append(sub)
@@ -73,11 +76,31 @@ def parser() -> argparse.ArgumentParser:
 #: modules that each define COMMANDS = {name: (help, add_arguments(parser), run(args, settings))}
 CURATION_MODULES = ("tdkg.curation.new_source", "tdkg.curation.find", "tdkg.curation.diff",
                     "tdkg.pipeline.history")
+#: each curation command's module (tests/test_cli_startup.py checks it against their COMMANDS)
+CURATION_COMMAND_MODULES = {"new-source": "tdkg.curation.new_source",
+                            "find": "tdkg.curation.find", "diff": "tdkg.curation.diff",
+                            "builds": "tdkg.pipeline.history",
+                            "rollback": "tdkg.pipeline.history"}
+CORE_COMMANDS = ("build", "serve", "why", "readme", "export")
 
 
-def _curation_commands() -> dict:
+def _command_of(argv: list[str] | None) -> str | None:
+    """The command the arguments name (their first word that is not an option), if any."""
+    words = sys.argv[1:] if argv is None else argv
+    return next((word for word in words if not word.startswith("-")), None)
+
+
+def _curation_commands(command: str | None = None) -> dict:
+    """The curation commands to offer: none for a core command, the one named, or (for help,
+    an error message, or no command) all of them."""
+    if command in CORE_COMMANDS:
+        modules: tuple[str, ...] = ()
+    elif command in CURATION_COMMAND_MODULES:
+        modules = (CURATION_COMMAND_MODULES[command],)
+    else:
+        modules = CURATION_MODULES
     found = {}
-    for module in CURATION_MODULES:
+    for module in modules:
         found.update(importlib.import_module(module).COMMANDS)
     return found
 
@@ -223,7 +246,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser(argv).parse_args(argv)
     try:
         settings = settings_from(args)
     except ValueError as err:       # a setting with a value it cannot take: say which
@@ -232,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"build": cmd_build, "serve": cmd_serve, "why": cmd_why, "readme": cmd_readme,
                 "export": cmd_export}
     if args.command not in commands:
-        return _curation_commands()[args.command][2](args, settings)
+        return _curation_commands(args.command)[args.command][2](args, settings)
     return commands[args.command](args, settings)
 
 
