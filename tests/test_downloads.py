@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -577,11 +578,20 @@ def test_the_dumps_a_build_makes_from_its_own_files_hold_what_its_store_holds(tm
     (and the complete dump in a child process beside its later steps); for a build without
     those files (`tdkg export` of a build made without downloads) they are made from the
     store. Each file holds the same triples either way (the store writes a number in its
-    canonical form), and the build leaves none of those files behind."""
+    canonical form), a triple the sources state twice is counted once, and the build leaves
+    none of those files behind."""
+    data = tmp_path / "data"
+    shutil.copytree(PROJECT / "data" / "ttl", data)
+    stated = next(q.triple for q in ox.parse(path=str(data / "doc-000-defence-industry.ttl"),
+                                             format=ox.RdfFormat.TURTLE)
+                  if q.predicate.value == str(RDFS.label))
+    (data / "zz-again.nt").write_text(f"{stated} .\n", encoding="utf-8")
     state = tmp_path / "var"
-    result = run_tdkg("build", "--state-dir", str(state), "--skip-validation", "--no-owl-files")
+    result = run_tdkg("build", "--state-dir", str(state), "--data-dir", str(data),
+                      "--skip-validation", "--no-owl-files")
     assert result.returncode == 0, result.stderr
     build = store.current_build(state)
+    graphs = store.read_info(build)["stats"]["graphs"]
     assert not (build / store.SCANS).exists()
     assert not [p.name for p in (build / "downloads").iterdir() if p.name.startswith(".")]
     out = tmp_path / "from-the-store"
@@ -590,6 +600,9 @@ def test_the_dumps_a_build_makes_from_its_own_files_hold_what_its_store_holds(tm
     context = json.loads((build / "downloads" / "context.jsonld").read_text())["@context"]
     rdf = [f["name"] for f in built["files"] if "triples" in f and not f["name"].endswith(".owl")]
     assert len(rdf) == 4 * 3 + 2
+    counts = {f["name"]: f.get("triples") for f in built["files"]}
+    assert counts["asserted.nt.gz"] == graphs[ns.GRAPH_ASSERTED]
+    assert counts["complete.nt"] == sum(graphs.values())
     for name in rdf:
         suffix = suffix_of(name)
         ours, theirs = (_canonical(parse(read(folder / name), suffix, context))

@@ -169,6 +169,10 @@ def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict
         path = scans / f"{i}.nt"
         index[name] = path.name
         graph = ox.NamedNode(name)
+        if isinstance(triples, list):
+            # the sources may state a triple twice (in two files): the store keeps it once,
+            # and so must the files the dumps and their counts are made from
+            triples = list(dict.fromkeys(triples))
         triples = iter(triples)
         with path.open("wb") as scan:
             # in batches: one bulk_extend holds every quad it is given until it has loaded
