@@ -7,6 +7,7 @@ and answers differ. The second is made with ``TDKG_KEEP_BUILDS=2``, which remove
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -120,7 +121,10 @@ def test_builds_lists_the_kept_builds_with_the_current_one(seeded):
     for entry in found["builds"]:
         info = store.read_info(seeded["state"] / "builds" / entry["id"])
         assert entry["digest"] == info["digest"] and entry["stats"] == info["stats"]
-        assert entry["created"] == info["created"] and entry["published"] >= info["created"]
+        # as times, not text: "…:54.893875Z" sorts before "…:54Z" though it is later
+        assert entry["created"] == info["created"]
+        assert (datetime.datetime.fromisoformat(entry["published"])
+                >= datetime.datetime.fromisoformat(info["created"]))
     assert found["builds"][0]["digest"] != found["builds"][1]["digest"]
     text = tdkg(seeded, "builds")
     assert text.returncode == 0, text.stderr
