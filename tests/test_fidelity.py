@@ -8,6 +8,8 @@ materializer over the real ontology and a small inline fixture ("if … then …
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pyoxigraph as ox
 import pytest
@@ -243,3 +245,11 @@ def test_a_footnote_flagged_for_its_work_says_why(select):
     flagged = {r["n"] for r in select("SELECT ?n WHERE { ?fn tdkg:workFit tdkg:workOnOtherSubject ; "
                                       "tdkg:footnoteNumber ?n }")}
     assert "6" in flagged          # Idlib, cited for Karabakh
+
+
+def test_no_line_of_the_project_repeats_a_source_sentence():
+    """The shared copy checker finds no run of nine words that a source document also holds."""
+    checker = PROJECT.parent / "shared" / "tools" / "prose-overlap.py"
+    done = subprocess.run([sys.executable, str(checker), str(PROJECT)], capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "")
