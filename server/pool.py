@@ -28,16 +28,18 @@ over within ``short`` seconds. An operation that needs a slot when none is free 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import select
 import signal
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Pipe
 
 from . import execute
+from .child import Child
 
-_CTX = multiprocessing.get_context("spawn")
+#: the first argument of every query worker's command line
+WORKER_NAME = "tdkg-query-worker"
 START_TIMEOUT = 60.0
 SLICE = 0.25
 #: seconds a cancelled remote worker has to answer before it is killed after all
@@ -94,17 +96,22 @@ class RemoteSpec:
 class Worker:
     def __init__(self, spec: WorkerSpec, deadline: float):
         self.spec = spec
-        self.conn, child = _CTX.Pipe()
+        self.conn, child = Pipe()
         self.control = control = None       # cancels, over a remote store (see the module)
         if spec.remote is not None:
-            self.control, control = _CTX.Pipe()
+            self.control, control = Pipe()
         self.seq = 0
-        self.process = _CTX.Process(target=execute.serve, args=(child, spec, control),
-                                    daemon=True, name="tdkg-query-worker")
-        self.process.start()
-        child.close()
-        if control is not None:
-            control.close()
+        try:
+            self.process = Child(WORKER_NAME, f"{execute.__name__}:serve", child, spec, control)
+        except OSError as err:
+            for end in (self.conn, self.control):
+                if end is not None:
+                    end.close()
+            raise WorkerStartFailed(f"cannot start a query worker: {err}") from None
+        finally:
+            child.close()
+            if control is not None:
+                control.close()
         # one poll object per pipe: Connection.poll() builds and closes a selector on each call,
         # which cost more than the rest of the pool's work for a cheap query
         self._ready = select.poll()

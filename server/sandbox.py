@@ -123,17 +123,23 @@ def physical_memory() -> int:
 
 def probe(timeout: float = 30.0) -> dict:
     """Confine a throwaway child process and report what held (the server's start-up check)."""
-    import multiprocessing
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_probe_child, args=(child,), name="tdkg-sandbox-probe")
-    process.start()
-    child.close()
+    from multiprocessing.connection import Pipe
+
+    from .child import Child
+    parent, child = Pipe()
+    try:
+        process = Child("tdkg-sandbox-probe", f"{__name__}:_probe_child", child)
+    except OSError:
+        parent.close()
+        return {"confined": False}
+    finally:
+        child.close()
     try:
         return parent.recv() if parent.poll(timeout) else {"confined": False}
     except (EOFError, OSError):
         return {"confined": False}
     finally:
+        process.kill()
         process.join(5)
         parent.close()
 

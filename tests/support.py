@@ -171,11 +171,11 @@ def descendants(pid: int) -> list[int]:
 
 
 def query_workers(server: "Server") -> list[int]:
-    """Process ids of the server's query workers (spawned interpreters)."""
+    """Process ids of the server's query workers (interpreters named tdkg-query-worker)."""
     found = []
     for pid in descendants(server.process.pid):
         try:
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"\0tdkg-query-worker\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 found.append(pid)
         except OSError:
             pass
