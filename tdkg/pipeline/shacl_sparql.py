@@ -31,6 +31,8 @@ import rdflib
 from rdflib import RDF, RDFS
 from rdflib.collection import Collection
 
+from .ntriples import split_blank_lines
+
 
 class _Namespace(str):
     """``NS.name`` and ``NS["name"]`` as rdflib IRIs, made once (rdflib.Namespace makes a new
@@ -547,25 +549,6 @@ def _suspect_lines(text: bytes) -> bytes:
     return b"\n".join(lines)
 
 
-def _split_blank_lines(text: bytes) -> tuple[bytes, bytes]:
-    """(the lines holding "_:", the other lines) of N-Triples text; a line with "_:" inside a
-    literal or an IRI only goes the slower way, which keeps it as it is too."""
-    blank, rest, done = [], [], 0
-    i = text.find(b"_:")
-    while i >= 0:
-        start = text.rfind(b"\n", 0, i) + 1
-        end = text.find(b"\n", i)
-        end = len(text) if end < 0 else end + 1
-        rest.append(text[done:start])
-        blank.append(text[start:end])
-        done = end
-        i = text.find(b"_:", end)
-    if not blank:
-        return b"", text
-    rest.append(text[done:])
-    return b"".join(blank), b"".join(rest)
-
-
 def load_store(*graphs: Iterable[ox.Triple]) -> tuple[ox.Store, Rewritten]:
     """An in-memory store holding the triples, and what Oxigraph rewrote on the way in.
     Raises :class:`Collapsed` when two written literals became one stored triple.
@@ -574,7 +557,7 @@ def load_store(*graphs: Iterable[ox.Triple]) -> tuple[ox.Store, Rewritten]:
     Python); the same text is searched for literals that Oxigraph may store in another form."""
     text = ox.serialize(itertools.chain(*graphs), format=ox.RdfFormat.N_TRIPLES)
     store = ox.Store()
-    blank, rest = _split_blank_lines(text)
+    blank, rest = split_blank_lines(text)
     if blank:
         # Store.load renames blank nodes; the results must name them as the sources do
         store.bulk_extend(q for q in ox.parse(blank, format=ox.RdfFormat.N_TRIPLES))

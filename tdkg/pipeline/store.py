@@ -37,6 +37,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from .errors import BuildError
+from .ntriples import split_blank_lines
 
 KEEP_BUILDS = 5      # the default of the keep_builds setting
 #: how a build lays out its graphs (``stats.layout`` in build.json). 2: the ontology, asserted
@@ -151,15 +152,17 @@ SCAN_INDEX = "graphs.json"
 
 
 def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict:
-    """Bulk-load each graph into its named graph, and every triple of them, once, into the
-    store's default graph (see :data:`LAYOUT`); return per-graph and dataset statistics.
+    """Load each graph into its named graph, and every triple of them, once, into the store's
+    default graph (see :data:`LAYOUT`); return per-graph and dataset statistics.
 
-    Each graph is also written as N-Triples (Oxigraph's serializer: under a second per
-    million triples) into ``build_dir/.scans`` for :mod:`.downloads`, which would otherwise
-    scan the store for them. The store is not loaded from those files: Oxigraph's loaders
-    give every blank node of a file a new name, per call, so one blank node would become
-    several (one per graph, another in the default graph) and no longer match the
-    explanations' record of it; the quads handed over from Python keep their names."""
+    Each graph is written as N-Triples (Oxigraph's serializer: under a second per million
+    triples) in batches of :data:`BULK_BATCH`, and each batch goes into the store through
+    Oxigraph's bulk loader, twice (its graph, the default graph): parsing the text in Rust
+    costs half the time of making two Python quads of every triple. The loader gives every blank
+    node of its text a new name, on each call, so one blank node would become several and no
+    longer match the explanations' record of it: the lines with blank nodes go in as quads made
+    in Python instead, which keep their names. The files (``build_dir/.scans``) are what
+    :mod:`.downloads` makes the dumps from; it would otherwise scan the store for them."""
     scans = build_dir / SCANS
     scans.mkdir(exist_ok=True)
     store = ox.Store(str(build_dir / "store"))
@@ -175,13 +178,22 @@ def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict
             triples = list(dict.fromkeys(triples))
         triples = iter(triples)
         with path.open("wb") as scan:
-            # in batches: one bulk_extend holds every quad it is given until it has loaded
-            # them (at 1M triples, 6.9M quads at once took the build's peak from 1.8 to 3.6 GiB)
+            # in batches: a loader call holds all it is given until it has written it (at 1M
+            # triples, 6.9M quads in one call took the build's peak from 1.8 to 3.6 GiB)
             while batch := list(itertools.islice(triples, BULK_BATCH)):
-                ox.serialize(batch, scan, ox.RdfFormat.N_TRIPLES)
-                store.bulk_extend([quad for t in batch for quad in (
-                    ox.Quad(t.subject, t.predicate, t.object, graph),
-                    ox.Quad(t.subject, t.predicate, t.object, default))])
+                text = ox.serialize(batch, format=ox.RdfFormat.N_TRIPLES)
+                scan.write(text)
+                blank, plain = split_blank_lines(text)
+                if plain:
+                    for target in (graph, default):
+                        store.bulk_load(plain, ox.RdfFormat.N_TRIPLES, to_graph=target,
+                                        lenient=True)   # serialized just now by Oxigraph
+                if blank:
+                    store.bulk_extend([quad for q in ox.parse(blank, ox.RdfFormat.N_TRIPLES)
+                                       for quad in (ox.Quad(q.subject, q.predicate, q.object,
+                                                            graph),
+                                                    ox.Quad(q.subject, q.predicate, q.object,
+                                                            default))])
     (scans / SCAN_INDEX).write_text(json.dumps(index) + "\n")
     store.flush()
     stats = {"layout": LAYOUT, "graphs": {name: count_triples(store, name) for name in graphs},
