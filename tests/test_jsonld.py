@@ -22,7 +22,7 @@ from rdflib.compare import isomorphic
 
 from tdkg import jsonld
 from tdkg import namespaces as ns
-from tdkg.pipeline import store
+from tdkg.pipeline import downloads, store
 
 TURKIYE = ns.ID + "turkiye"
 CONTEXT_URL = ns.BASE + "context.jsonld"
@@ -231,3 +231,43 @@ def test_rdflib_reads_a_served_document_by_its_url_alone(live_server):
                                    format="nt")
     assert len(from_json_ld) == len(from_nt) > 100
     assert isomorphic(from_json_ld, from_nt)
+
+
+TRICKY = [
+    ox.Literal('quote " backslash \\ tab \t newline \n return \r'),
+    ox.Literal("bell \x07 nul-free control \x1f delete \x7f"),
+    ox.Literal("line separator \u2028 next line \x85 end"),
+    ox.Literal("Türkiye’nin savunma sanayii 🚀", language="tr"),
+    ox.Literal("Baykar", language="EN-gb"),
+    ox.Literal("40.0", datatype=ox.NamedNode(jsonld.XSD + "decimal")),
+    ox.Literal("ends with a quote\"", datatype=ox.NamedNode("https://example.org/dt#x")),
+    ox.Literal(""),
+    ox.NamedNode("https://w3id.org/tdkg/id/a-b_c?d=1#e"),
+    ox.BlankNode("b0"),
+]
+
+
+def test_the_dumps_read_oxigraphs_n_triples_text_as_pyoxigraph_reads_it(context, tmp_path):
+    """The dumps' compaction parses N-Triples lines itself; every kind of object and every
+    escape Oxigraph writes comes back as pyoxigraph's own terms give it, and so does the
+    compacted document."""
+    subject, predicate = ox.NamedNode(TURKIYE), ox.NamedNode(ns.TDKG + "note")
+    triples = [ox.Triple(subject, predicate, o) for o in TRICKY]
+    triples += [ox.Triple(ox.BlankNode("b0"), ox.NamedNode(jsonld.RDF_TYPE),
+                          ox.NamedNode(ns.TDKG + "State")),
+                ox.Triple(subject, ox.NamedNode(jsonld.RDFS + "label"), ox.Literal("T", language="en"))]
+    path = tmp_path / "graph.nt"
+    path.write_bytes(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
+    assert list(jsonld.ntriples_rows(downloads._lines([path]))) == \
+        [jsonld._row(t) for t in triples]
+    assert jsonld.compact_ntriples(downloads._lines([path]), context) == \
+        jsonld.compact(triples, context)
+
+
+def test_the_n_triples_reader_refuses_what_json_ld_cannot_say():
+    quoted = ox.Triple(ox.NamedNode(TURKIYE), ox.NamedNode(ns.TDKG + "p"),
+                       ox.Triple(ox.NamedNode(TURKIYE), ox.NamedNode(ns.TDKG + "p"),
+                                 ox.Literal("x")))
+    text = ox.serialize([quoted], format=ox.RdfFormat.N_TRIPLES).decode()
+    with pytest.raises(ValueError, match="RDF-star"):
+        list(jsonld.ntriples_rows([text]))

@@ -319,7 +319,7 @@ def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str],
     written.append(_describe(path, triples=triples, graphs=graphs))
     path = out / f"{name}.jsonld"
     with _atomic(path, "w") as stream:
-        jsonld.dump(jsonld.compact(parsed(), context), stream)
+        jsonld.dump(jsonld.compact_ntriples(_lines(sources), context), stream)
     written.append(_describe(path, triples=triples, graphs=graphs, context=jsonld.CONTEXT_URL))
     if name == "complete":
         written.append(_describe(out / COMPLETE_NT, triples=triples, graphs=graphs))
@@ -327,6 +327,13 @@ def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str],
             ox.serialize(parsed(), stream, ox.RdfFormat.JSON_LD)
         written.append(_describe(out / EXPANDED, triples=triples, graphs=graphs))
     return written
+
+
+def _lines(sources: list[Path]) -> Iterator[str]:
+    for source in sources:
+        # lines end at "\n" only, as Oxigraph ends them (it escapes every "\r" in a literal)
+        with source.open(encoding="utf-8", newline="\n") as stream:
+            yield from stream
 
 
 def _concatenate(sources: list[Path], gzipped: Path, plain: Path | None) -> int:
