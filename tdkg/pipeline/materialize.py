@@ -21,7 +21,10 @@ from .terms import Interner, Triple
 NEUTRAL = 1_000_000   # strength of a triple no status applies to (ontology axioms, plain labels)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)   # millions of them at 1M triples
+# millions of them at 1M triples: slots for memory, and not frozen, because a frozen
+# dataclass sets each field through object.__setattr__ (1.4 µs a derivation against 0.25 µs);
+# nothing changes a derivation once it is made
+@dataclasses.dataclass(slots=True, eq=False)
 class Derivation:
     rule: str
     premises: tuple[Triple, ...]
