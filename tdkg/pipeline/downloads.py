@@ -147,18 +147,20 @@ def write_downloads(build_dir: Path, out: Path | None = None,
     context = json_ld_context(store)
     names = [name for name in DUMPS if beside is None or name not in BESIDE]
     dumps = _write_dumps(store, build_dir, out, context["@context"], names)
-    if beside is not None:
-        dumps.update(beside.result())
-    files = [f for name in DUMPS for f in dumps[name]]
-    files.append(_write_owl(build_dir, store, out, owl_triples))
+    # the rest before waiting for the child, which writes the largest dump
+    others = [_write_owl(build_dir, store, out, owl_triples)]
     with _atomic(out / REGISTER, "w", newline="") as stream:
         rows = write_register(store, stream, queries_dir)
-    files.append(_describe(out / REGISTER, rows=rows))
+    others.append(_describe(out / REGISTER, rows=rows))
     with _atomic(out / CONTEXT, "w") as stream:
         json.dump(context, stream, indent=2, ensure_ascii=False)
         stream.write("\n")
-    files.append(_describe(out / CONTEXT, terms=len(context["@context"]) - len(ns.PREFIXES)))
-    manifest = {"build": build_dir.name, "files": files, "vocabularies": vocabularies_used(store)}
+    others.append(_describe(out / CONTEXT, terms=len(context["@context"]) - len(ns.PREFIXES)))
+    vocabularies = vocabularies_used(store)
+    if beside is not None:
+        dumps.update(beside.result())
+    files = [f for name in DUMPS for f in dumps[name]] + others
+    manifest = {"build": build_dir.name, "files": files, "vocabularies": vocabularies}
     with _atomic(out / MANIFEST, "w") as stream:
         json.dump(manifest, stream, indent=2, ensure_ascii=False)
         stream.write("\n")
