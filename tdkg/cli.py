@@ -73,14 +73,13 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return top
 
 
-#: modules that each define COMMANDS = {name: (help, add_arguments(parser), run(args, settings))}
-CURATION_MODULES = ("tdkg.curation.new_source", "tdkg.curation.find", "tdkg.curation.diff",
-                    "tdkg.pipeline.history")
-#: each curation command's module (tests/test_cli_startup.py checks it against their COMMANDS)
+#: each curation command → its module, which defines COMMANDS = {name: (help,
+#: add_arguments(parser), run(args, settings))} (tests/test_cli_startup.py checks the two agree)
 CURATION_COMMAND_MODULES = {"new-source": "tdkg.curation.new_source",
                             "find": "tdkg.curation.find", "diff": "tdkg.curation.diff",
                             "builds": "tdkg.pipeline.history",
                             "rollback": "tdkg.pipeline.history"}
+CURATION_MODULES = tuple(dict.fromkeys(CURATION_COMMAND_MODULES.values()))
 CORE_COMMANDS = ("build", "serve", "why", "readme", "export")
 
 
