@@ -148,16 +148,27 @@ class LoopbackListener:
 
 
 # --- the processes of a server ---------------------------------------------------------------
+def parent_of(pid: int) -> int | None:
+    """The parent's process id (None once the process is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def cmdline(pid: int) -> list[bytes]:
+    """A process's arguments ([] once it is gone, or for a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    except OSError:
+        return []
+
+
 def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        if entry.name.isdigit() and (parent := parent_of(int(entry.name))) is not None:
+            children.setdefault(parent, []).append(int(entry.name))
     return children
 
 
@@ -172,14 +183,8 @@ def descendants(pid: int) -> list[int]:
 
 def query_workers(server: "Server") -> list[int]:
     """Process ids of the server's query workers (interpreters named tdkg-query-worker)."""
-    found = []
-    for pid in descendants(server.process.pid):
-        try:
-            if b"\0tdkg-query-worker\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
-        except OSError:
-            pass
-    return found
+    return [pid for pid in descendants(server.process.pid)
+            if b"tdkg-query-worker" in cmdline(pid)]
 
 
 def process_rss(pid: int) -> int:

@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from support import Server, descendants, process_rss, query_workers, run_tdkg, tree_rss
+from support import (Server, cmdline, descendants, parent_of, process_rss, query_workers, run_tdkg,
+                     tree_rss)
 
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { " + " ".join(
     f"?s{i} ?p{i} ?o{i} ." for i in range(8)) + " }"
@@ -113,39 +114,26 @@ def test_a_vanished_store_gives_503_until_a_new_build_is_published(server, scrat
     assert server.ask(ASK)
 
 
-def _cmdline(pid: int) -> list[bytes]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")[:-1]
-    except OSError:
-        return []
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(") ", 1)[1].split()[1])
-
-
 def test_the_server_runs_only_its_http_and_query_workers(server, scratch_state):
     """No helper process beside them (multiprocessing's spawn used to add a resource tracker),
     and a worker's settings, such as its store's path, are not on its command line."""
     assert wait_for(lambda: query_workers(server))
     server.ask(ASK)
-    master = _cmdline(server.process.pid)
+    master = cmdline(server.process.pid)
     others = [pid for pid in descendants(server.process.pid)
-              if pid not in query_workers(server) and _cmdline(pid) != master]
-    assert others == [], [b" ".join(_cmdline(pid))[:200] for pid in others]
+              if pid not in query_workers(server) and cmdline(pid) != master]
+    assert others == [], [b" ".join(cmdline(pid))[:200] for pid in others]
     build = str((scratch_state / os.readlink(scratch_state / "current")).resolve()).encode()
     for pid in query_workers(server):
-        assert not any(build in arg for arg in _cmdline(pid))
+        assert not any(build in arg for arg in cmdline(pid))
 
 
 def test_query_workers_end_with_the_http_worker_that_started_them(server):
     workers = wait_for(lambda: query_workers(server))
-    http = {_parent(pid) for pid in workers}
+    http = {parent_of(pid) for pid in workers}
     assert len(http) == 1 and server.process.pid not in http
     os.kill(http.pop(), signal.SIGKILL)
-    assert wait_for(lambda: not any(_cmdline(pid) for pid in workers))     # gone, or a zombie
+    assert wait_for(lambda: not any(cmdline(pid) for pid in workers))     # gone, or a zombie
     assert wait_for(lambda: server.sparql(ASK).status_code == 200)    # gunicorn starts another
 
 
