@@ -99,6 +99,23 @@ def test_the_best_supported_derivation_is_kept():
     assert found[("tdi:deal", "tdkg:party", "tdi:x")][1].endswith("#reported")
 
 
+
+def test_a_one_premise_derivation_names_its_premise_and_axiom_and_strengths_read_plainly():
+    inference = reason(_triples("tdkg:SaleAgreement rdfs:subClassOf tdkg:Agreement ." + STATUSES),
+                       _triples("tdi:deal a tdkg:SaleAgreement ; tdkg:status tdkg:claimed ."), [])
+    term = inference.terms.lookup
+    deal, a, sale, agreement = (term(ox.NamedNode(iri)) for iri in (
+        "https://w3id.org/tdkg/id/deal", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+        "https://w3id.org/tdkg/ontology#SaleAgreement", "https://w3id.org/tdkg/ontology#Agreement"))
+    derivation = inference.inferred[(deal, a, agreement)]
+    assert derivation.premises == ((deal, a, sale),)
+    assert derivation.axioms == ((sale, term(ox.NamedNode(
+        "http://www.w3.org/2000/01/rdf-schema#subClassOf")), agreement),)
+    # the table the derivations file is written from: the claimed status's strength (5), for
+    # the asserted premise and the inferred triple alike, never the engine's own encoding
+    assert inference.strength[(deal, a, sale)] == inference.strength[(deal, a, agreement)] == 5
+    assert min(inference.strength.values()) >= 1
+
 def test_if_an_individual_is_in_two_disjoint_classes_then_reasoning_fails_naming_the_clash():
     ontology = "[] a owl:AllDisjointClasses ; owl:members ( tdkg:State tdkg:WeaponSystem ) ."
     with pytest.raises(InconsistencyError) as err:

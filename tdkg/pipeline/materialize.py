@@ -8,6 +8,11 @@ Triples carry a status strength (from the fact node they describe; an inference 
 of its premises), and the agenda is processed strongest first, like Dijkstra's algorithm on
 bottleneck paths, so the derivation kept for each triple is its best-supported one. There are only
 a handful of strengths, so the agenda is a bucket queue (Dial's algorithm): one stack per strength.
+
+A triple becomes final when it leaves the agenda; from then on its strength is kept complemented
+(``~strength``, negative), so one table tells both how strong a triple is and whether it is
+final (at a million triples a separate set of final triples took 130 MB). :meth:`settle` turns
+them back once the reasoning is over.
 """
 from __future__ import annotations
 
@@ -27,21 +32,36 @@ NEUTRAL = 1_000_000   # strength of a triple no status applies to (ontology axio
 @dataclasses.dataclass(slots=True, eq=False)
 class Derivation:
     rule: str
-    premises: tuple[Triple, ...]
+    #: the premise triples, or the premise itself when there is one (the OWL rules' common
+    #: case: no 1-tuple for each of a million derivations); read :attr:`premises`
+    why: tuple[Triple, ...] | Triple
     axioms: tuple[Triple, ...]
     strength: int
+
+    @property
+    def premises(self) -> tuple[Triple, ...]:
+        why = self.why
+        return (why,) if why and why[0].__class__ is int else why
 
 
 class Materializer:
     def __init__(self, terms: Interner, tbox: TBox):
         self.terms, self.tbox = terms, tbox
         self.type = terms.id(RDF + "type")
-        self.strength: dict[Triple, int] = {}          # every known triple → best strength
+        # every known triple → its best strength, complemented once final (see the module)
+        self.strength: dict[Triple, int] = {}
+        self._plain: dict[int, int] = {}                # complemented → plain strength
         self.derivations: dict[Triple, Derivation] = {}
-        self.final: set[Triple] = set()
         self.asserted: set[Triple] = set()
         self.order: list[Triple] = []                  # final triples, in the order they became so
         self._buckets: dict[int, list[Triple]] = defaultdict(list)   # strength → agenda
+        # the one-premise rules' tables, each axiom as the 1-tuple their derivations keep: one
+        # tuple per axiom, shared by all it explains (at 1M triples, over a million fewer)
+        shared: dict[Triple, tuple[Triple]] = {}
+        self._super_classes, self._super_props, self._inverses, self._domains, self._ranges = (
+            _explained(table, shared) for table in (
+                tbox.super_classes, tbox.super_props, tbox.inverses, tbox.domains, tbox.ranges))
+        self._symmetric = {p: shared.setdefault(a, (a,)) for p, a in tbox.symmetric.items()}
         indexed = tbox.chain_props | set(tbox.transitive)
         self.by_s = {p: defaultdict(set) for p in indexed}
         self.by_o = {p: defaultdict(set) for p in indexed}
@@ -49,7 +69,8 @@ class Materializer:
     # --- adding ---------------------------------------------------------------------------
     def assert_triple(self, t: Triple, strength: int) -> None:
         self.asserted.add(t)
-        if strength > self.strength.get(t, -1):
+        known = self.strength.get(t)
+        if known is None or 0 <= known < strength:
             self.strength[t] = strength
             self.derivations.pop(t, None)
             self._buckets[strength].append(t)
@@ -68,13 +89,17 @@ class Materializer:
         known = self.strength.get(t)
         if known is None:
             return strength <= -1
-        return strength <= known or t in self.asserted or t in self.final
+        return known < 0 or strength <= known or t in self.asserted
+
+    def is_final(self, t: Triple) -> bool:
+        return self.strength.get(t, 0) < 0
 
     def _weakest(self, premises: tuple[Triple, ...]) -> int:
+        """The strength of the weakest of ``premises``, which are all final."""
         known = self.strength
         if len(premises) == 1:          # the common case of the OWL rules, kept cheap
-            return known[premises[0]]
-        return min((known[p] for p in premises), default=NEUTRAL)
+            return self._plain[known[premises[0]]]
+        return min((self._plain[known[p]] for p in premises), default=NEUTRAL)
 
     def derive_all(self, conclusions: list[Triple], rule: str, premises: tuple[Triple, ...]) -> None:
         """Several conclusions of one rule solution: one shared derivation, strength taken once."""
@@ -95,24 +120,26 @@ class Materializer:
     def run(self) -> int:
         """Process the agenda to a fixpoint; return how many triples became final."""
         done = 0
-        final, strengths, order, apply = self.final, self.strength, self.order, self._apply
+        strengths, order, apply = self.strength, self.order, self._apply
         while True:
             ready = [k for k, stack in self._buckets.items() if stack]
             if not ready:
                 return done
             strength = max(ready)
+            sealed = ~strength
+            self._plain[sealed] = strength
             stack = self._buckets[strength]
             pop = stack.pop
             while stack:            # derivations are never stronger than their premises
                 t = pop()
-                if t in final or strengths[t] != strength:
-                    continue        # already final, or re-queued at a better strength
-                final.add(t)
+                if strengths[t] != strength:
+                    continue        # already final (negative), or re-queued at a better strength
+                strengths[t] = sealed
                 order.append(t)
                 apply(t, strength)
                 done += 1
 
-    def _derive1(self, t: Triple, rule: str, premise: Triple, axiom: Triple,
+    def _derive1(self, t: Triple, rule: str, premise: Triple, axioms: tuple[Triple],
                  strength: int) -> None:
         """:meth:`derive` from one final premise of strength ``strength`` (the OWL rules'
         common case, inlined: millions of calls at a million triples)."""
@@ -120,10 +147,10 @@ class Materializer:
         if known is None:
             if strength <= -1:
                 return
-        elif strength <= known or t in self.asserted or t in self.final:
+        elif known < 0 or strength <= known or t in self.asserted:
             return
         self.strength[t] = strength
-        self.derivations[t] = Derivation(rule, (premise,), (axiom,), strength)
+        self.derivations[t] = Derivation(rule, premise, axioms, strength)
         self._buckets[strength].append(t)
 
     def _apply(self, t: Triple, strength: int) -> None:
@@ -140,28 +167,28 @@ class Materializer:
     def _class_rules(self, t: Triple, strength: int) -> None:
         s, type_, c = t
         derive = self._derive1
-        for d, axiom in self.tbox.super_classes.get(c, ()):
-            derive((s, type_, d), "cax-sco", t, axiom, strength)
+        for d, axioms in self._super_classes.get(c, ()):
+            derive((s, type_, d), "cax-sco", t, axioms, strength)
         for d, axiom in self.tbox.disjoint.get(c, ()):
-            if (s, type_, d) in self.final:
+            if self.strength.get((s, type_, d), 0) < 0:
                 self._clash(s, c, d, axiom)
 
     def _property_rules(self, t: Triple, strength: int) -> None:
         s, p, o = t
         tbox, derive = self.tbox, self._derive1
-        for q, axiom in tbox.super_props.get(p, ()):
-            derive((s, q, o), "prp-spo1", t, axiom, strength)
-        for d, axiom in tbox.domains.get(p, ()):
-            derive((s, self.type, d), "prp-dom", t, axiom, strength)
+        for q, axioms in self._super_props.get(p, ()):
+            derive((s, q, o), "prp-spo1", t, axioms, strength)
+        for d, axioms in self._domains.get(p, ()):
+            derive((s, self.type, d), "prp-dom", t, axioms, strength)
         if self.terms.is_literal(o):
             return
-        for q, axiom in tbox.inverses.get(p, ()):
-            derive((o, q, s), "prp-inv", t, axiom, strength)
-        if p in tbox.symmetric:
-            derive((o, p, s), "prp-symp", t, tbox.symmetric[p], strength)
+        for q, axioms in self._inverses.get(p, ()):
+            derive((o, q, s), "prp-inv", t, axioms, strength)
+        if p in self._symmetric:
+            derive((o, p, s), "prp-symp", t, self._symmetric[p], strength)
         if p not in tbox.datatype_props:
-            for r, axiom in tbox.ranges.get(p, ()):
-                derive((o, self.type, r), "prp-rng", t, axiom, strength)
+            for r, axioms in self._ranges.get(p, ()):
+                derive((o, self.type, r), "prp-rng", t, axioms, strength)
         if p in tbox.transitive:
             self._transitive(t)
         for chain, is_first in tbox.chains_on(p):
@@ -220,7 +247,23 @@ class Materializer:
     def inferred(self) -> dict[Triple, Derivation]:
         """Final triples that were derived and not also asserted (after :meth:`run`, that is
         every derivation kept: then the table itself is returned, not a copy of millions)."""
-        final = self.final
-        if all(t in final for t in self.derivations):
+        strength = self.strength
+        if all(strength[t] < 0 for t in self.derivations):
             return self.derivations
-        return {t: d for t, d in self.derivations.items() if t in final}
+        return {t: d for t, d in self.derivations.items() if strength[t] < 0}
+
+    def settle(self) -> dict[Triple, int]:
+        """The strength table with every final triple's strength plain again (in place: at a
+        million triples a copy would be the largest table of all); the engine is done with."""
+        strength, plain = self.strength, self._plain
+        for t, known in strength.items():
+            if known < 0:
+                strength[t] = plain[known]
+        return strength
+
+
+def _explained(table: dict[int, list[tuple[int, Triple]]], shared: dict[Triple, tuple[Triple]]
+               ) -> dict[int, list[tuple[int, tuple[Triple]]]]:
+    """``table`` (term → (consequence, axiom) pairs) with each axiom as a shared 1-tuple."""
+    return {key: [(value, shared.setdefault(axiom, (axiom,))) for value, axiom in pairs]
+            for key, pairs in table.items()}
