@@ -200,3 +200,39 @@ def test_customers_of_a_product_become_customers_of_its_stated_maker_only():
     found = _infer("", data, [load_rule(RULES / "customers-of-maker.rq")])
     assert ("tdi:saudi", "tdkg:customerOf", "tdi:baykar") in found
     assert ("tdi:ukraine", "tdkg:customerOf", "tdi:baykar") not in found    # maker only implied
+
+
+def test_every_kind_of_term_in_a_rules_solutions_reads_back_as_itself(tmp_path):
+    """The rules' solutions reach the reasoner as SPARQL TSV (short forms for numbers and
+    booleans, escapes in strings); each must come back as the very term the store holds."""
+    from tdkg.pipeline.reason import _TermIds
+    from tdkg.pipeline.terms import Interner
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    objects = [ox.Literal("42", datatype=ox.NamedNode(xsd + "integer")),
+               ox.Literal("-7", datatype=ox.NamedNode(xsd + "integer")),
+               ox.Literal("1.50", datatype=ox.NamedNode(xsd + "decimal")),
+               ox.Literal("1.0E3", datatype=ox.NamedNode(xsd + "double")),
+               ox.Literal("true", datatype=ox.NamedNode(xsd + "boolean")),
+               ox.Literal("2019-07-12", datatype=ox.NamedNode(xsd + "date")),
+               ox.Literal('tab\there, "quoted"\nand \\ a backslash'),
+               ox.Literal("Türkiye", language="tr"),
+               ox.Literal("x", datatype=ox.NamedNode("https://example.org/dt")),
+               ox.NamedNode("https://w3id.org/tdkg/id/Baykar_Makina_–_ü"),
+               ox.BlankNode("b1")]
+    store = ox.Store()
+    subject, predicate = ox.NamedNode("https://example.org/s"), ox.NamedNode("https://example.org/p")
+    store.bulk_extend([ox.Quad(subject, predicate, o) for o in objects])
+    path = tmp_path / "solutions.tsv"
+    store.query("SELECT ?o WHERE { ?s ?p ?o }").serialize(str(path), ox.QueryResultsFormat.TSV)
+    terms = Interner()
+    ids = _TermIds(terms)
+    lines = path.read_text(encoding="utf-8").split("\n")[1:-1]
+    read = {terms.term(ids[line]) for line in lines}
+    # as iterating over the solutions gives them: the store keeps numbers by value ("1.50"
+    # comes back as 1.5), which is what the rules have always read
+    assert read == {row[0] for row in store.query("SELECT ?o WHERE { ?s ?p ?o }")}
+    assert read >= set(objects[4:])
+    assert any(line == "1.5" for line in lines) and any(line == "-7" for line in lines)
+    literals = {i for i, term in enumerate(terms.terms) if isinstance(term, ox.Literal)}
+    assert ids.not_subject == literals and len(literals) == 9
+    assert ids.not_predicate == literals | {terms.lookup(ox.BlankNode("b1"))}

@@ -11,13 +11,14 @@ a handful of strengths, so the agenda is a bucket queue (Dial's algorithm): one 
 
 A triple becomes final when it leaves the agenda; from then on its strength is kept complemented
 (``~strength``, negative), so one table tells both how strong a triple is and whether it is
-final (at a million triples a separate set of final triples took 130 MB). :meth:`settle` turns
-them back once the reasoning is over.
+final (at a million triples a separate set of final triples took 130 MB);
+:meth:`Materializer.strengths` reads them plainly.
 """
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Mapping
 
 from .errors import InconsistencyError
 from .tbox import RDF, TBox
@@ -62,6 +63,7 @@ class Materializer:
             _explained(table, shared) for table in (
                 tbox.super_classes, tbox.super_props, tbox.inverses, tbox.domains, tbox.ranges))
         self._symmetric = {p: shared.setdefault(a, (a,)) for p, a in tbox.symmetric.items()}
+        self._plans: dict[int, tuple] = {}                # predicate → see _plan
         indexed = tbox.chain_props | set(tbox.transitive)
         self.by_s = {p: defaultdict(set) for p in indexed}
         self.by_o = {p: defaultdict(set) for p in indexed}
@@ -154,45 +156,57 @@ class Materializer:
         self._buckets[strength].append(t)
 
     def _apply(self, t: Triple, strength: int) -> None:
-        """The rules that fire on ``t``, which just became final at ``strength``."""
+        """The rules that fire on ``t``, which just became final at ``strength`` (millions of
+        calls at a million triples: what a predicate triggers is looked up once, as its plan)."""
         s, p, o = t
         if p in self.by_s:
             self.by_s[p][s].add(o)
             self.by_o[p][o].add(s)
-        if p == self.type:
-            self._class_rules(t, strength)
-        elif p not in self.tbox.annotation:
-            self._property_rules(t, strength)
-
-    def _class_rules(self, t: Triple, strength: int) -> None:
-        s, type_, c = t
         derive = self._derive1
-        for d, axioms in self._super_classes.get(c, ()):
-            derive((s, type_, d), "cax-sco", t, axioms, strength)
-        for d, axiom in self.tbox.disjoint.get(c, ()):
-            if self.strength.get((s, type_, d), 0) < 0:
-                self._clash(s, c, d, axiom)
-
-    def _property_rules(self, t: Triple, strength: int) -> None:
-        s, p, o = t
-        tbox, derive = self.tbox, self._derive1
-        for q, axioms in self._super_props.get(p, ()):
-            derive((s, q, o), "prp-spo1", t, axioms, strength)
-        for d, axioms in self._domains.get(p, ()):
-            derive((s, self.type, d), "prp-dom", t, axioms, strength)
-        if self.terms.is_literal(o):
+        if p == self.type:
+            for d, axioms in self._super_classes.get(o, ()):
+                derive((s, p, d), "cax-sco", t, axioms, strength)
+            for d, axiom in self.tbox.disjoint.get(o, ()):
+                if self.strength.get((s, p, d), 0) < 0:
+                    self._clash(s, o, d, axiom)
             return
-        for q, axioms in self._inverses.get(p, ()):
+        plan = self._plans.get(p)
+        if plan is None:
+            plan = self._plans[p] = self._plan(p)
+        super_props, domains, on_object = plan
+        for q, axioms in super_props:
+            derive((s, q, o), "prp-spo1", t, axioms, strength)
+        for d, axioms in domains:
+            derive((s, self.type, d), "prp-dom", t, axioms, strength)
+        if on_object is None or self.terms.is_literal(o):
+            return
+        inverses, symmetric, ranges, transitive, chains = on_object
+        for q, axioms in inverses:
             derive((o, q, s), "prp-inv", t, axioms, strength)
-        if p in self._symmetric:
-            derive((o, p, s), "prp-symp", t, self._symmetric[p], strength)
-        if p not in tbox.datatype_props:
-            for r, axioms in self._ranges.get(p, ()):
-                derive((o, self.type, r), "prp-rng", t, axioms, strength)
-        if p in tbox.transitive:
+        if symmetric is not None:
+            derive((o, p, s), "prp-symp", t, symmetric, strength)
+        for r, axioms in ranges:
+            derive((o, self.type, r), "prp-rng", t, axioms, strength)
+        if transitive:
             self._transitive(t)
-        for chain, is_first in tbox.chains_on(p):
+        for chain, is_first in chains:
             self._chain(t, chain, is_first)
+
+    def _plan(self, p: int):
+        """What a final triple with predicate ``p`` (not rdf:type) triggers, in the order the
+        rules fire (the first derivation at the best strength is the one kept): (super-properties,
+        domains, and None or, for an object that is not a literal, (inverses, the symmetry
+        axioms or None, ranges, whether transitive, chains)); nothing for an annotation
+        property."""
+        tbox = self.tbox
+        if p in tbox.annotation:
+            return (), (), None
+        on_object = (self._inverses.get(p, ()), self._symmetric.get(p),
+                     () if p in tbox.datatype_props else self._ranges.get(p, ()),
+                     p in tbox.transitive, tbox.chains_on(p))
+        if not any(on_object[i] for i in (0, 2, 3, 4)) and on_object[1] is None:
+            on_object = None
+        return self._super_props.get(p, ()), self._domains.get(p, ()), on_object
 
     def _transitive(self, t: Triple) -> None:
         s, p, o = t
@@ -247,19 +261,42 @@ class Materializer:
     def inferred(self) -> dict[Triple, Derivation]:
         """Final triples that were derived and not also asserted (after :meth:`run`, that is
         every derivation kept: then the table itself is returned, not a copy of millions)."""
-        strength = self.strength
-        if all(strength[t] < 0 for t in self.derivations):
+        if not any(self._buckets.values()):
+            # an empty agenda made every triple ever queued final: no need to look
             return self.derivations
+        strength = self.strength
         return {t: d for t, d in self.derivations.items() if strength[t] < 0}
 
-    def settle(self) -> dict[Triple, int]:
-        """The strength table with every final triple's strength plain again (in place: at a
-        million triples a copy would be the largest table of all); the engine is done with."""
-        strength, plain = self.strength, self._plain
-        for t, known in strength.items():
-            if known < 0:
-                strength[t] = plain[known]
-        return strength
+    def strengths(self) -> Strengths:
+        """Every known triple's strength, read plainly (a view: no copy of millions)."""
+        return Strengths(self.strength, self._plain)
+
+
+class Strengths(Mapping):
+    """A read-only view of a strength table in which final triples' strengths are complemented
+    (see the module): each triple's strength as its status gives it."""
+
+    __slots__ = ("_table", "_plain")
+
+    def __init__(self, table: dict[Triple, int], plain: dict[int, int]):
+        self._table, self._plain = table, plain
+
+    def __getitem__(self, t: Triple) -> int:
+        known = self._table[t]
+        return self._plain.get(known, known)
+
+    def get(self, t: Triple, default=None):
+        known = self._table.get(t)
+        return default if known is None else self._plain.get(known, known)
+
+    def __contains__(self, t) -> bool:
+        return t in self._table
+
+    def __iter__(self):
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
 
 
 def _explained(table: dict[int, list[tuple[int, Triple]]], shared: dict[Triple, tuple[Triple]]

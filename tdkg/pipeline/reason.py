@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pyoxigraph as ox
 
@@ -28,7 +31,7 @@ STRENGTH = ns.TDKG + "strength"
 class Inference:
     terms: Interner
     inferred: dict[Triple, Derivation]
-    strength: dict[Triple, int]
+    strength: Mapping[Triple, int]      # plain strengths (a view of the engine's table)
     statuses: dict[int, int]            # strength → status individual (term id)
     rules: list[Rule]
     rounds: int
@@ -72,7 +75,7 @@ def reason(ontology: list[ox.Triple], data: list[ox.Triple], rules: list[Rule]) 
         engine.assert_triple(t, _asserted_strength(t, node_strength))
     engine.run()
     rounds = _apply_rules(engine, rules) if rules else 0
-    return Inference(terms, engine.inferred(), engine.settle(), statuses, rules, rounds, set(onto))
+    return Inference(terms, engine.inferred(), engine.strengths(), statuses, rules, rounds, set(onto))
 
 
 def _apply_rules(engine: Materializer, rules: list[Rule]) -> int:
@@ -83,24 +86,47 @@ def _apply_rules(engine: Materializer, rules: list[Rule]) -> int:
     store, loaded, passes = ox.Store(), 0, 0
     wanted = _readable(engine, rules)
     strata = sorted({rule.stratum for rule in rules})
-    for stratum in strata:
-        members = [rule for rule in rules if rule.stratum == stratum]
-        recursive = any(rule.recursive for rule in members)
-        for _ in range(MAX_ROUNDS):
-            loaded = _sync(engine, store, loaded, wanted)
-            for rule in members:
-                _run_rule(engine, store, rule)
-            passes += 1
-            if stratum == strata[-1] and not recursive:
-                # no rule reads the store again: free it (a fifth of the memory at 1M
-                # triples) before the closure of the last conclusions grows the tables
-                store = None
-                _return_freed_memory()
-            if engine.run() == 0 or not recursive:
-                break
-        else:
-            raise RuntimeError(f"stratum {stratum} did not reach a fixpoint in {MAX_ROUNDS} passes")
+    with tempfile.TemporaryDirectory(prefix="tdkg-rules-") as folder, \
+            ThreadPoolExecutor(1, thread_name_prefix="tdkg-rules") as evaluator:
+        for stratum in strata:
+            members = [rule for rule in rules if rule.stratum == stratum]
+            recursive = any(rule.recursive for rule in members)
+            last = stratum == strata[-1] and not recursive
+            for _ in range(MAX_ROUNDS):
+                loaded = _sync(engine, store, loaded, wanted)
+                # every WHERE clause of the pass is evaluated on the background thread, one
+                # after the other, while this thread derives from the solutions already written
+                pending = [evaluator.submit(_evaluate, store, rule, Path(folder) / f"{i}.tsv")
+                           for i, rule in enumerate(members)]
+                try:
+                    for rule, solutions in zip(members, pending):
+                        path = solutions.result()
+                        if last and solutions is pending[-1]:
+                            # no rule reads the store again: free it (a fifth of the memory
+                            # at 1M triples) before the last conclusions grow the tables
+                            store = None
+                            _return_freed_memory()
+                        _run_rule(engine, rule, path)
+                        path.unlink()
+                finally:
+                    for solutions in pending:
+                        solutions.cancel()
+                passes += 1
+                if engine.run() == 0 or not recursive:
+                    break
+            else:
+                raise RuntimeError(
+                    f"stratum {stratum} did not reach a fixpoint in {MAX_ROUNDS} passes")
     return passes
+
+
+def _evaluate(store: ox.Store, rule: Rule, path: Path) -> Path:
+    """Write the solutions of the rule's WHERE clause to ``path`` as SPARQL TSV. Oxigraph
+    evaluates and writes them without holding the GIL, so this runs on the other core while
+    the reasoner works; iterating over the solutions from Python instead would take the GIL
+    back for every row."""
+    store.query(rule.select).serialize(str(path), ox.QueryResultsFormat.TSV)
+    return path
 
 
 def _return_freed_memory() -> None:
@@ -135,29 +161,59 @@ def _sync(engine: Materializer, store: ox.Store, loaded: int, wanted) -> int:
     return loaded + len(new)
 
 
-def _run_rule(engine: Materializer, store: ox.Store, rule: Rule) -> None:
-    """Derive the rule's conclusions for each solution of its WHERE clause.
+def _run_rule(engine: Materializer, rule: Rule, solutions: Path) -> None:
+    """Derive the rule's conclusions for each solution of its WHERE clause (a TSV file).
 
-    Solutions are bound straight to term ids (no pyoxigraph triples in between), and a solution
-    whose conclusions are all final already is passed over before its premises are built (in a
-    recursive stratum's later passes that is nearly every solution).
+    Solutions are bound straight to term ids (each distinct term text read once), and a
+    solution whose conclusions are all final already is passed over before its premises are
+    built (in a recursive stratum's later passes that is nearly every solution).
     """
-    terms, strength = engine.terms, engine.strength
-    solutions = store.query(rule.select)
-    columns = [v.value for v in solutions.variables]
-    conclusions = _id_patterns(rule.template, terms)
-    premises = _id_patterns(rule.premises, terms)
-    used = [(i, name) for i, name in enumerate(columns)
-            if any(name in p for p in conclusions + premises)]
-    for row in solutions:
-        values = tuple(row)
-        bound = {name: terms.intern(values[i]) for i, name in used if values[i] is not None}
-        drawn = [t for t in (_bind(p, bound, terms) for p in conclusions) if t is not None]
-        if all(strength.get(t, 0) < 0 for t in drawn):       # all final already
-            continue
-        why = tuple(t for t in (_bind(p, bound, terms) for p in premises)
-                    if t is not None and strength.get(t, 0) < 0)
-        engine.derive_all(drawn, rule.id, why)
+    strength, derive = engine.strength, engine.derive_all
+    conclusions = _id_patterns(rule.template, engine.terms)
+    premises = _id_patterns(rule.premises, engine.terms)
+    ids = _TermIds(engine.terms)
+    misplaced = ids.not_subject, ids.not_predicate
+    with solutions.open(encoding="utf-8", newline="\n") as rows:
+        header = rows.readline().rstrip("\n")
+        columns = [name[1:] for name in header.split("\t")] if header else []
+        used = [(i, name) for i, name in enumerate(columns)
+                if any(name in p for p in conclusions + premises)]
+        for line in rows:
+            values = line.rstrip("\n").split("\t")
+            bound = {name: ids[values[i]] for i, name in used if values[i]}
+            drawn = _bind_all(conclusions, bound, *misplaced)
+            if all(strength.get(t, 0) < 0 for t in drawn):       # all final already
+                continue
+            why = tuple(t for t in _bind_all(premises, bound, *misplaced)
+                        if strength.get(t, 0) < 0)
+            derive(drawn, rule.id, why)
+
+
+class _TermIds(dict):
+    """Term ids by the text SPARQL TSV writes for each term, each text read once; with the ids
+    of the terms read that cannot be a subject (literals) or a predicate (all but IRIs)."""
+
+    def __init__(self, terms: Interner):
+        super().__init__()
+        self.terms, self.not_subject, self.not_predicate = terms, set(), set()
+
+    def __missing__(self, text: str) -> int:
+        found = self[text] = self.terms.intern(_tsv_term(text))
+        if not text.startswith("<"):
+            self.not_predicate.add(found)
+            if not text.startswith("_:"):
+                self.not_subject.add(found)
+        return found
+
+
+def _tsv_term(text: str):
+    """The RDF term ``text`` writes in a SPARQL TSV result: Turtle's syntax for terms."""
+    if text.startswith("<"):
+        return ox.NamedNode(text[1:-1])
+    if text.startswith("_:"):
+        return ox.BlankNode(text[2:])
+    # a literal, perhaps in a short form (42, 1.5, true): Turtle's parser reads them all
+    return next(iter(ox.parse(f"<x:s> <x:p> {text} .".encode(), format=ox.RdfFormat.TURTLE))).object
 
 
 IdPattern = tuple[int | str, int | str, int | str]     # term ids, or variable names
@@ -175,21 +231,24 @@ def _id_patterns(patterns, terms: Interner) -> list[IdPattern]:
     return out
 
 
-def _bind(pattern: IdPattern, bound: dict[str, int], terms: Interner) -> Triple | None:
-    """The pattern's triple under ``bound``; None if a variable is unbound or binds a term that
-    cannot stand there (a literal subject, a predicate that is not an IRI); constants were
-    checked by :func:`_id_patterns`."""
-    s, p, o = pattern
-    if s.__class__ is str:
-        s = bound.get(s)
-        if s is None or terms.is_literal(s):
-            return None
-    if p.__class__ is str:
-        p = bound.get(p)
-        if p is None or not terms.is_iri(p):
-            return None
-    if o.__class__ is str:
-        o = bound.get(o)
-        if o is None:
-            return None
-    return s, p, o
+def _bind_all(patterns: list[IdPattern], bound: dict[str, int], not_subject: set[int],
+              not_predicate: set[int]) -> list[Triple]:
+    """The patterns' triples under ``bound``, leaving out a pattern with a variable unbound or
+    bound to a term that cannot stand there (a literal subject, a predicate that is not an
+    IRI); constants were checked by :func:`_id_patterns`."""
+    out = []
+    for s, p, o in patterns:
+        if s.__class__ is str:
+            s = bound.get(s)
+            if s is None or s in not_subject:
+                continue
+        if p.__class__ is str:
+            p = bound.get(p)
+            if p is None or p in not_predicate:
+                continue
+        if o.__class__ is str:
+            o = bound.get(o)
+            if o is None:
+                continue
+        out.append((s, p, o))
+    return out
