@@ -6,6 +6,8 @@ derivation kept, and the status the inference carries.
 """
 from __future__ import annotations
 
+import gc
+
 import pyoxigraph as ox
 import pytest
 
@@ -121,6 +123,7 @@ def test_if_an_individual_is_in_two_disjoint_classes_then_reasoning_fails_naming
     with pytest.raises(InconsistencyError) as err:
         _infer(ontology, "tdi:turkiye a tdkg:State , tdkg:WeaponSystem .")
     assert "turkiye" in str(err.value) and "State" in str(err.value) and "WeaponSystem" in str(err.value)
+    assert gc.isenabled()       # the reasoner turns the cycle collector off only while it runs
 
 
 # --- the SPARQL rules -----------------------------------------------------------------------

@@ -69,13 +69,23 @@ class Materializer:
         self.by_o = {p: defaultdict(set) for p in indexed}
 
     # --- adding ---------------------------------------------------------------------------
-    def assert_triple(self, t: Triple, strength: int) -> None:
-        self.asserted.add(t)
-        known = self.strength.get(t)
-        if known is None or 0 <= known < strength:
-            self.strength[t] = strength
-            self.derivations.pop(t, None)
-            self._buckets[strength].append(t)
+    def assert_all(self, triples: list[Triple], node_strength: dict[int, int]) -> None:
+        """Assert each of ``triples`` at the strength of the node it is about (its subject's,
+        else its object's, in ``node_strength``), else neutral. A triple asserted at a better
+        strength than it had is queued again, and loses any derivation."""
+        asserted, strengths, derivations, buckets = (
+            self.asserted, self.strength, self.derivations, self._buckets)
+        get = node_strength.get
+        for t in triples:
+            strength = get(t[0])
+            if strength is None:
+                strength = get(t[2], NEUTRAL)
+            asserted.add(t)
+            known = strengths.get(t)
+            if known is None or 0 <= known < strength:
+                strengths[t] = strength
+                derivations.pop(t, None)
+                buckets[strength].append(t)
 
     def derive(self, t: Triple, rule: str, premises: tuple[Triple, ...],
                axioms: tuple[Triple, ...] = ()) -> None:
@@ -106,12 +116,17 @@ class Materializer:
     def derive_all(self, conclusions: list[Triple], rule: str, premises: tuple[Triple, ...]) -> None:
         """Several conclusions of one rule solution: one shared derivation, strength taken once."""
         strength = self._weakest(premises)
+        strengths, asserted = self.strength, self.asserted
         derivation = None
-        for t in conclusions:
-            if self._known(t, strength):
+        for t in conclusions:       # _known and _record, inlined (a million conclusions)
+            known = strengths.get(t)
+            if known is not None and (known < 0 or strength <= known or t in asserted):
                 continue
-            derivation = derivation or Derivation(rule, premises, (), strength)
-            self._record(t, derivation)
+            if derivation is None:
+                derivation = Derivation(rule, premises, (), strength)
+            strengths[t] = strength
+            self.derivations[t] = derivation
+            self._buckets[strength].append(t)
 
     def _record(self, t: Triple, derivation: Derivation) -> None:
         self.strength[t] = derivation.strength

@@ -7,8 +7,10 @@ asserted ones, each with its derivation and status strength.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
+import gc
 import tempfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -58,21 +60,34 @@ def _status_tables(terms: Interner, triples: list[Triple]) -> tuple[dict[int, in
     return node_strength, {v: k for k, v in strength_of.items()}
 
 
-def _asserted_strength(t: Triple, node_strength: dict[int, int]) -> int:
-    """A triple about a fact node is as strong as that node's status; others are neutral."""
-    return node_strength.get(t[0], node_strength.get(t[2], NEUTRAL))
-
-
 def reason(ontology: list[ox.Triple], data: list[ox.Triple], rules: list[Rule]) -> Inference:
     """Materialize to a fixpoint; raises InconsistencyError on a clash."""
+    with _no_cycle_collection():
+        return _reason(ontology, data, rules)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """Python's cycle collector off while the reasoner runs. The reasoner makes millions of
+    objects that live to the end and next to no reference cycles (those few are collected once
+    it is done), and the collector would go over all of them again each time their number grew
+    by a quarter: a fifth of the time at 1M triples."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _reason(ontology: list[ox.Triple], data: list[ox.Triple], rules: list[Rule]) -> Inference:
     terms = Interner()
     onto, facts = terms.triples(ontology), terms.triples(data)
     node_strength, statuses = _status_tables(terms, onto + facts)
     engine = Materializer(terms, compile_tbox(onto, terms))
-    for t in onto:
-        engine.assert_triple(t, NEUTRAL)
-    for t in facts:
-        engine.assert_triple(t, _asserted_strength(t, node_strength))
+    engine.assert_all(onto, {})
+    engine.assert_all(facts, node_strength)
     engine.run()
     rounds = _apply_rules(engine, rules) if rules else 0
     return Inference(terms, engine.inferred(), engine.strengths(), statuses, rules, rounds, set(onto))

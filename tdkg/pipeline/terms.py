@@ -12,25 +12,23 @@ class Interner:
     """A two-way table between pyoxigraph terms and ids (pyoxigraph terms hash by value)."""
 
     def __init__(self) -> None:
-        self._ids: dict[object, int] = {}
         self.terms: list[object] = []
+        self._ids = _Ids(self.terms)
 
     def intern(self, term) -> int:
-        found = self._ids.get(term)
-        if found is None:
-            found = self._ids[term] = len(self.terms)
-            self.terms.append(term)
-        return found
+        return self._ids[term]
 
     def id(self, iri: str) -> int:
         """The id of a named node (interned if new)."""
         return self.intern(ox.NamedNode(iri))
 
     def triple(self, t: ox.Triple) -> Triple:
-        return (self.intern(t.subject), self.intern(t.predicate), self.intern(t.object))
+        ids = self._ids
+        return ids[t.subject], ids[t.predicate], ids[t.object]
 
     def triples(self, triples: Iterable[ox.Triple]) -> list[Triple]:
-        return [self.triple(t) for t in triples]
+        ids = self._ids      # a million triples: no method call per term
+        return [(ids[t.subject], ids[t.predicate], ids[t.object]) for t in triples]
 
     def term(self, i: int):
         return self.terms[i]
@@ -49,3 +47,16 @@ class Interner:
 
     def lookup(self, term) -> int | None:
         return self._ids.get(term)
+
+
+class _Ids(dict):
+    """Term → id; a term not seen before gets the next id (looked up without a Python call)."""
+
+    def __init__(self, terms: list[object]):
+        super().__init__()
+        self.terms = terms
+
+    def __missing__(self, term) -> int:
+        found = self[term] = len(self.terms)
+        self.terms.append(term)
+        return found
