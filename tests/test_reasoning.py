@@ -239,3 +239,32 @@ def test_every_kind_of_term_in_a_rules_solutions_reads_back_as_itself(tmp_path):
     literals = {i for i, term in enumerate(terms.terms) if isinstance(term, ox.Literal)}
     assert ids.not_subject == literals and len(literals) == 9
     assert ids.not_predicate == literals | {terms.lookup(ox.BlankNode("b1"))}
+
+
+def test_a_recursive_stratum_runs_to_its_fixpoint_before_the_next_stratum_reads_it(tmp_path):
+    """Two rule files of the test's own: `reach` (stratum 1, recursive) follows a chain of
+    partnerships one step per pass; `back` (stratum 2) reads its conclusions."""
+    header = ("#+ summary: t\n#+ description: t\n#+ version: 1\n#+ status: weakest premise\n"
+              "PREFIX tdkg: <https://w3id.org/tdkg/ontology#>\n")
+    (tmp_path / "reach.rq").write_text(header + "#+ recursive: yes\nCONSTRUCT { ?a tdkg:indirectPartnerOf ?c } "
+                                       "WHERE { { ?a tdkg:partnerOf ?c } UNION "
+                                       "{ ?a tdkg:indirectPartnerOf ?b . ?b tdkg:partnerOf ?c } }")
+    (tmp_path / "back.rq").write_text(header + "#+ stratum: 2\nCONSTRUCT { ?c tdkg:coMemberOf ?a } "
+                                      "WHERE { ?a tdkg:indirectPartnerOf ?c }")
+    chain = " ".join(f"tdi:n{i} tdkg:partnerOf tdi:n{i + 1} ." for i in range(4))     # n0 → … → n4
+    inference = reason(_triples(STATUSES), _triples(chain), load_rules(tmp_path))
+    found = {tuple(_short(inference.terms.term(x)) for x in t): d for t, d in inference.inferred.items()}
+    reach = {(s, o) for s, p, o in found if p == "tdkg:indirectPartnerOf"}
+    assert reach == {(f"tdi:n{i}", f"tdi:n{j}") for i in range(5) for j in range(i + 1, 5)}
+    # the longest step needs four passes of its stratum, a fifth finds nothing, then stratum 2
+    assert inference.rounds == 6
+    longest = found[("tdi:n0", "tdkg:indirectPartnerOf", "tdi:n4")]
+    assert longest.rule == "rule:reach@1"
+    assert {tuple(_short(inference.terms.term(x)) for x in p) for p in longest.premises} == {
+        ("tdi:n0", "tdkg:indirectPartnerOf", "tdi:n3"), ("tdi:n3", "tdkg:partnerOf", "tdi:n4")}
+    back = {(s, o) for s, p, o in found if p == "tdkg:coMemberOf"}
+    assert back == {(o, s) for s, o in reach}
+    assert found[("tdi:n4", "tdkg:coMemberOf", "tdi:n0")].rule == "rule:back@1"
+    # the recursive stratum as the last one: its store must live through every pass
+    alone = reason(_triples(STATUSES), _triples(chain), [load_rule(tmp_path / "reach.rq")])
+    assert alone.rounds == 5 and len(alone.inferred) == len(reach)
