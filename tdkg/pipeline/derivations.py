@@ -54,18 +54,26 @@ RULE_NAMES = {
 
 def _fact_rows(inference: Inference, ids: dict[Triple, int], used: set[int]):
     """A row for each triple the derivations name (an inferred triple, then its premises,
-    then its axioms, each when first met), numbering them in ``ids``; terms go to ``used``."""
-    strength, origin = inference.strength, inference.origin
+    then its axioms, each when first met), numbering them in ``ids``; terms go to ``used``.
+    (Millions of rows at 1M triples: written out per kind, without a tuple per candidate.)"""
+    strength, origin = inference.strength.get, inference.origin
     for t, d in inference.inferred.items():
-        for x, kind in ((t, "inferred"), *((p, None) for p in d.premises),
-                        *((a, "axiom") for a in d.axioms)):
-            if x in ids:
-                continue
-            number = ids[x] = len(ids) + 1
-            kind = kind or origin(x)
-            used.update(x)
-            yield (number, x[0] + 1, x[1] + 1, x[2] + 1, kind,
-                   strength.get(x, NEUTRAL) if kind != "axiom" else NEUTRAL)
+        if t not in ids:
+            number = ids[t] = len(ids) + 1
+            used.update(t)
+            yield number, t[0] + 1, t[1] + 1, t[2] + 1, "inferred", strength(t, NEUTRAL)
+        for x in d.premises:
+            if x not in ids:
+                number = ids[x] = len(ids) + 1
+                used.update(x)
+                kind = origin(x)
+                yield (number, x[0] + 1, x[1] + 1, x[2] + 1, kind,
+                       NEUTRAL if kind == "axiom" else strength(x, NEUTRAL))
+        for x in d.axioms:
+            if x not in ids:
+                number = ids[x] = len(ids) + 1
+                used.update(x)
+                yield number, x[0] + 1, x[1] + 1, x[2] + 1, "axiom", NEUTRAL
 
 
 def _derivation_rows(inference: Inference, ids: dict[Triple, int]):
