@@ -222,7 +222,8 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
         derived = pool.submit(derivations.write, build_dir, inference)
         with _timed(timings, "store"):
             graphs = {ns.GRAPH_ONTOLOGY: sources.ontology, ns.GRAPH_ASSERTED: sources.data,
-                      ns.GRAPH_INFERRED: inference.triples()}
+                      ns.GRAPH_INFERRED: store.NTriplesBatches(
+                          inference.ntriples(store.BULK_BATCH))}
             stats = store.write_store(build_dir, graphs)
         with _timed(timings, "derivations"):
             derived.result()

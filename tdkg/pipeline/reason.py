@@ -12,7 +12,7 @@ import ctypes
 import dataclasses
 import gc
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,6 +46,10 @@ class Inference:
 
     def triples(self) -> Iterable[ox.Triple]:
         return (self.terms.to_triple(t) for t in self.inferred)
+
+    def ntriples(self, batch: int) -> Iterator[bytes]:
+        """The inferred triples as N-Triples text, ``batch`` lines at a time."""
+        return self.terms.ntriples(self.inferred, batch)
 
     def status_name(self, strength: int) -> str | None:
         status = self.statuses.get(strength)

@@ -151,12 +151,22 @@ SCANS = ".scans"
 SCAN_INDEX = "graphs.json"
 
 
-def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict:
+class NTriplesBatches:
+    """A graph handed to :func:`write_store` already as N-Triples text, in batches of whole
+    lines with no triple twice: what it would make of the triples itself."""
+
+    def __init__(self, batches: Iterable[bytes]):
+        self.batches = batches
+
+
+def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple] | NTriplesBatches]
+                ) -> dict:
     """Load each graph into its named graph, and every triple of them, once, into the store's
     default graph (see :data:`LAYOUT`); return per-graph and dataset statistics.
 
     Each graph is written as N-Triples (Oxigraph's serializer: under a second per million
-    triples) in batches of :data:`BULK_BATCH`, and each batch goes into the store through
+    triples; or given so, see :class:`NTriplesBatches`, as the build gives the inferred graph)
+    in batches of :data:`BULK_BATCH`, and each batch goes into the store through
     Oxigraph's bulk loader, twice (its graph, the default graph): parsing the text in Rust
     costs half the time of making two Python quads of every triple. The loader gives every blank
     node of its text a new name, on each call, so one blank node would become several and no
@@ -172,22 +182,15 @@ def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict
         path = scans / f"{i}.nt"
         index[name] = path.name
         graph = ox.NamedNode(name)
-        if isinstance(triples, list):
-            # the sources may state a triple twice (in two files): the store keeps it once,
-            # and so must the files the dumps and their counts are made from
-            triples = list(dict.fromkeys(triples))
-        triples = iter(triples)
+        texts = triples.batches if isinstance(triples, NTriplesBatches) else _serialized(triples)
         with path.open("wb") as scan:
-            # in batches: a loader call holds all it is given until it has written it (at 1M
-            # triples, 6.9M quads in one call took the build's peak from 1.8 to 3.6 GiB)
-            while batch := list(itertools.islice(triples, BULK_BATCH)):
-                text = ox.serialize(batch, format=ox.RdfFormat.N_TRIPLES)
+            for text in texts:
                 scan.write(text)
                 blank, plain = split_blank_lines(text)
                 if plain:
                     for target in (graph, default):
                         store.bulk_load(plain, ox.RdfFormat.N_TRIPLES, to_graph=target,
-                                        lenient=True)   # serialized just now by Oxigraph
+                                        lenient=True)   # Oxigraph's own text of terms
                 if blank:
                     store.bulk_extend([quad for q in ox.parse(blank, ox.RdfFormat.N_TRIPLES)
                                        for quad in (ox.Quad(q.subject, q.predicate, q.object,
@@ -201,6 +204,19 @@ def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple]]) -> dict
     store.optimize()
     del store
     return stats
+
+
+def _serialized(triples: Iterable[ox.Triple]) -> Iterator[bytes]:
+    """``triples`` as N-Triples text, :data:`BULK_BATCH` lines a time: a loader call holds all
+    it is given until it has written it (at 1M triples, 6.9M quads in one call took the
+    build's peak from 1.8 to 3.6 GiB)."""
+    if isinstance(triples, list):
+        # the sources may state a triple twice (in two files): the store keeps it once, and
+        # so must the files the dumps and their counts are made from
+        triples = list(dict.fromkeys(triples))
+    triples = iter(triples)
+    while batch := list(itertools.islice(triples, BULK_BATCH)):
+        yield ox.serialize(batch, format=ox.RdfFormat.N_TRIPLES)
 
 
 def scan_files(build_dir: Path) -> dict[str, Path] | None:

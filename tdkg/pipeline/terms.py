@@ -1,7 +1,8 @@
 """Interning RDF terms as small integers, so the materializer works on int triples."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 
 import pyoxigraph as ox
 
@@ -33,6 +34,14 @@ class Interner:
     def term(self, i: int):
         return self.terms[i]
 
+    def ntriples(self, triples: Iterable[Triple], batch: int) -> Iterator[bytes]:
+        """``triples`` as N-Triples text, ``batch`` lines at a time. A term's ``str`` is the
+        text Oxigraph's serializer writes for it, so each term's text is made once and reused:
+        at a million triples that is several times faster than a pyoxigraph triple each."""
+        texts, triples = _Texts(self.terms), iter(triples)
+        while chunk := list(itertools.islice(triples, batch)):
+            yield "".join([f"{texts[s]} {texts[p]} {texts[o]} .\n" for s, p, o in chunk]).encode()
+
     def to_triple(self, t: Triple) -> ox.Triple:
         return ox.Triple(self.terms[t[0]], self.terms[t[1]], self.terms[t[2]])
 
@@ -60,3 +69,15 @@ class _Ids(dict):
         found = self[term] = len(self.terms)
         self.terms.append(term)
         return found
+
+
+class _Texts(dict):
+    """Term id → the term's N-Triples text, made when first asked for."""
+
+    def __init__(self, terms: list[object]):
+        super().__init__()
+        self.terms = terms
+
+    def __missing__(self, i: int) -> str:
+        text = self[i] = str(self.terms[i])
+        return text
