@@ -103,9 +103,6 @@ class Materializer:
             return strength <= -1
         return known < 0 or strength <= known or t in self.asserted
 
-    def is_final(self, t: Triple) -> bool:
-        return self.strength.get(t, 0) < 0
-
     def _weakest(self, premises: tuple[Triple, ...]) -> int:
         """The strength of the weakest of ``premises``, which are all final."""
         known = self.strength

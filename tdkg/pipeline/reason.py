@@ -22,7 +22,7 @@ from .. import namespaces as ns
 from .materialize import NEUTRAL, Derivation, Materializer
 from .rules import Rule
 from .tbox import compile_tbox
-from .terms import Interner, Triple
+from .terms import Interner, Memo, Triple
 
 MAX_ROUNDS = 20    # passes of a recursive stratum
 STATUS = ns.TDKG + "status"
@@ -208,16 +208,16 @@ def _run_rule(engine: Materializer, rule: Rule, solutions: Path) -> None:
             derive(drawn, rule.id, why)
 
 
-class _TermIds(dict):
+class _TermIds(Memo):
     """Term ids by the text SPARQL TSV writes for each term, each text read once; with the ids
     of the terms read that cannot be a subject (literals) or a predicate (all but IRIs)."""
 
     def __init__(self, terms: Interner):
-        super().__init__()
+        super().__init__(self._read)
         self.terms, self.not_subject, self.not_predicate = terms, set(), set()
 
-    def __missing__(self, text: str) -> int:
-        found = self[text] = self.terms.intern(_tsv_term(text))
+    def _read(self, text: str) -> int:
+        found = self.terms.intern(_tsv_term(text))
         if not text.startswith("<"):
             self.not_predicate.add(found)
             if not text.startswith("_:"):

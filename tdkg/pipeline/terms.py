@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -14,7 +15,11 @@ class Interner:
 
     def __init__(self) -> None:
         self.terms: list[object] = []
-        self._ids = _Ids(self.terms)
+        self._ids = Memo(self._new)
+
+    def _new(self, term) -> int:
+        self.terms.append(term)
+        return len(self.terms) - 1
 
     def intern(self, term) -> int:
         return self._ids[term]
@@ -38,7 +43,7 @@ class Interner:
         """``triples`` as N-Triples text, ``batch`` lines at a time. A term's ``str`` is the
         text Oxigraph's serializer writes for it, so each term's text is made once and reused:
         at a million triples that is several times faster than a pyoxigraph triple each."""
-        texts, triples = _Texts(self.terms), iter(triples)
+        texts, triples = Memo(lambda i: str(self.terms[i])), iter(triples)
         while chunk := list(itertools.islice(triples, batch)):
             yield "".join([f"{texts[s]} {texts[p]} {texts[o]} .\n" for s, p, o in chunk]).encode()
 
@@ -58,26 +63,15 @@ class Interner:
         return self._ids.get(term)
 
 
-class _Ids(dict):
-    """Term → id; a term not seen before gets the next id (looked up without a Python call)."""
+class Memo(dict):
+    """A table that makes each missing value with ``make(key)`` the first time it is asked
+    for, and keeps it: a key seen before is looked up by the dict itself, without a Python
+    call (millions of lookups in a large build)."""
 
-    def __init__(self, terms: list[object]):
+    def __init__(self, make: Callable[[Any], Any]):
         super().__init__()
-        self.terms = terms
+        self.make = make
 
-    def __missing__(self, term) -> int:
-        found = self[term] = len(self.terms)
-        self.terms.append(term)
-        return found
-
-
-class _Texts(dict):
-    """Term id → the term's N-Triples text, made when first asked for."""
-
-    def __init__(self, terms: list[object]):
-        super().__init__()
-        self.terms = terms
-
-    def __missing__(self, i: int) -> str:
-        text = self[i] = str(self.terms[i])
-        return text
+    def __missing__(self, key):
+        value = self[key] = self.make(key)
+        return value
