@@ -55,31 +55,46 @@ RULE_NAMES = {
 def _fact_rows(inference: Inference, ids: dict[Triple, int], used: set[int]):
     """A row for each triple the derivations name (an inferred triple, then its premises,
     then its axioms, each when first met), numbering them in ``ids``; terms go to ``used``.
-    (Millions of rows at 1M triples: written out per kind, without a tuple per candidate.)"""
-    strength, origin = inference.strength.get, inference.origin
-    for t, d in inference.inferred.items():
+    (Millions of rows at 1M triples: written out per kind, without a tuple per candidate or a
+    method call per lookup; at 1M, 5.6 s where the plain loop took 8.6.)"""
+    strength = inference.strength.reader(NEUTRAL) if hasattr(inference.strength, "reader") \
+        else (lambda t, get=inference.strength.get: get(t, NEUTRAL))
+    inferred, ontology, add = inference.inferred, inference.ontology, used.update
+    for t, d in inferred.items():
         if t not in ids:
             number = ids[t] = len(ids) + 1
-            used.update(t)
-            yield number, t[0] + 1, t[1] + 1, t[2] + 1, "inferred", strength(t, NEUTRAL)
-        for x in d.premises:
+            add(t)
+            yield number, t[0] + 1, t[1] + 1, t[2] + 1, "inferred", strength(t)
+        why = d.why         # one premise bare, else a tuple of them (Derivation.premises)
+        for x in (why,) if why and why[0].__class__ is int else why:
             if x not in ids:
                 number = ids[x] = len(ids) + 1
-                used.update(x)
-                kind = origin(x)
-                yield (number, x[0] + 1, x[1] + 1, x[2] + 1, kind,
-                       NEUTRAL if kind == "axiom" else strength(x, NEUTRAL))
+                add(x)
+                if x in inferred:
+                    yield number, x[0] + 1, x[1] + 1, x[2] + 1, "inferred", strength(x)
+                elif x in ontology:
+                    yield number, x[0] + 1, x[1] + 1, x[2] + 1, "axiom", NEUTRAL
+                else:
+                    yield number, x[0] + 1, x[1] + 1, x[2] + 1, "asserted", strength(x)
         for x in d.axioms:
             if x not in ids:
                 number = ids[x] = len(ids) + 1
-                used.update(x)
+                add(x)
                 yield number, x[0] + 1, x[1] + 1, x[2] + 1, "axiom", NEUTRAL
 
 
 def _derivation_rows(inference: Inference, ids: dict[Triple, int]):
+    """A row per inferred triple: its rule and its premises' and axioms' ids. The axioms'
+    text is made once per axiom tuple (the one-premise rules share one per axiom)."""
+    axiom_texts: dict[tuple, str] = {}
     for t, d in inference.inferred.items():
-        yield (ids[t], d.rule, ",".join([str(ids[p]) for p in d.premises]),
-               ",".join([str(ids[a]) for a in d.axioms]))
+        why, axioms = d.why, d.axioms
+        premises = str(ids[why]) if why and why[0].__class__ is int else \
+            ",".join([str(ids[p]) for p in why])
+        text = axiom_texts.get(axioms)
+        if text is None:
+            text = axiom_texts[axioms] = ",".join([str(ids[a]) for a in axioms])
+        yield ids[t], d.rule, premises, text
 
 
 def write(build_dir: Path, inference: Inference) -> Path:
