@@ -34,6 +34,29 @@ def test_broken_turtle_fails_with_file_and_line_and_old_store_keeps_serving(scra
         server.stop()
 
 
+def test_a_clash_found_while_the_store_is_being_written_leaves_nothing_behind(scratch_state,
+                                                                             tmp_path):
+    """The build loads the asserted facts into its new store while it reasons; a clash the
+    reasoner finds must still fail the build with its message, remove that half-written store
+    and leave the published one serving."""
+    server = Server(scratch_state)
+    try:
+        before = requests.get(server.url + "/healthz", timeout=10).json()["build"]
+        data = _data_copy(tmp_path)
+        (data / "zz-clash.ttl").write_text(     # a state is an agent: disjoint with systems
+            "@prefix tdi: <https://w3id.org/tdkg/id/> .\n"
+            "tdi:turkiye a <https://w3id.org/tdkg/ontology#WeaponSystem> .\n")
+        result = run_tdkg("build", "--state-dir", str(scratch_state), "--data-dir", str(data),
+                          "--skip-validation")
+        assert result.returncode == 1
+        assert "turkiye" in result.stderr and "WeaponSystem" in result.stderr, result.stderr
+        assert requests.get(server.url + "/healthz", timeout=10).json()["build"] == before
+        assert server.ask("ASK { ?s ?p ?o }")
+        assert [p.name for p in (scratch_state / "builds").iterdir()] == [before]
+    finally:
+        server.stop()
+
+
 def test_successful_rebuild_is_picked_up_by_the_running_server(scratch_state, tmp_path):
     server = Server(scratch_state)
     try:

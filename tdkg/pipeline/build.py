@@ -212,19 +212,31 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
                                           engine=options.validator)
         log(f"SHACL ({validation['engine']}): {len(inputs.shapes)} shapes file(s), "
             f"no violations")
-    with _timed(timings, "reason"):
-        inference = reason(sources.ontology, sources.data, rules)
+    # the ontology and the asserted facts go into the store on a thread while the build
+    # reasons: Oxigraph's bulk loader lets go of the GIL, and the reasoner is mostly one core.
+    # "store_beside_reasoning" times that thread; "store" what is left after reasoning.
+    writer = store.StoreWriter(build_dir)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store") as early:
+        loading = early.submit(_timed_call, timings, "store_beside_reasoning", writer.add_all,
+                               {ns.GRAPH_ONTOLOGY: sources.ontology,
+                                ns.GRAPH_ASSERTED: sources.data})
+        try:
+            with _timed(timings, "reason"):
+                inference = reason(sources.ontology, sources.data, rules)
+        finally:
+            concurrent.futures.wait([loading])  # before the folder can be removed
     log(f"reasoning: {len(inference.inferred)} inferred triples in {inference.rounds} rule rounds")
-    # the derivations are written on a thread while the store is: Oxigraph's bulk loader lets
-    # go of the GIL, so on two cores the two steps mostly overlap (both only read the
-    # reasoner's tables). "derivations" times what is left of them once the store is written.
+    # the derivations are written on a thread while the store is: on two cores the two steps
+    # mostly overlap (both only read the reasoner's tables). "derivations" times what is left
+    # of them once the store is written.
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="derivations") as pool:
         derived = pool.submit(derivations.write, build_dir, inference)
         with _timed(timings, "store"):
-            graphs = {ns.GRAPH_ONTOLOGY: sources.ontology, ns.GRAPH_ASSERTED: sources.data,
-                      ns.GRAPH_INFERRED: store.NTriplesBatches(
-                          inference.ntriples(store.BULK_BATCH))}
-            stats = store.write_store(build_dir, graphs)
+            loading.result()            # the loader's error, if it had one
+            graphs = {ns.GRAPH_INFERRED: store.NTriplesBatches(
+                inference.ntriples(store.BULK_BATCH))}
+            writer.add_all(graphs)
+            stats = writer.finish()
         with _timed(timings, "derivations"):
             derived.result()
     # the complete dump is written by a child process beside the next steps (two cores)
@@ -278,6 +290,11 @@ def _documentation(inputs: Inputs, sources, build_dir: Path, earlier: Path | Non
     else:
         export_documentation(sources.ontology, build_dir / "owl")
     (build_dir / "owl" / DOCUMENTATION).write_text(json.dumps(made) + "\n")
+
+
+def _timed_call(timings: dict[str, float], step: str, function, *args):
+    with _timed(timings, step):
+        return function(*args)
 
 
 @contextlib.contextmanager

@@ -162,7 +162,15 @@ class NTriplesBatches:
 def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple] | NTriplesBatches]
                 ) -> dict:
     """Load each graph into its named graph, and every triple of them, once, into the store's
-    default graph (see :data:`LAYOUT`); return per-graph and dataset statistics.
+    default graph (see :data:`LAYOUT`); return per-graph and dataset statistics. (The build
+    uses :class:`StoreWriter` itself, to write some graphs while it reasons.)"""
+    writer = StoreWriter(build_dir)
+    writer.add_all(graphs)
+    return writer.finish()
+
+
+class StoreWriter:
+    """The store of a build being written, graph by graph, then finished once.
 
     Each graph is written as N-Triples (Oxigraph's serializer: under a second per million
     triples; or given so, see :class:`NTriplesBatches`, as the build gives the inferred graph)
@@ -172,15 +180,26 @@ def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple] | NTriple
     node of its text a new name, on each call, so one blank node would become several and no
     longer match the explanations' record of it: the lines with blank nodes go in as quads made
     in Python instead, which keep their names. The files (``build_dir/.scans``) are what
-    :mod:`.downloads` makes the dumps from; it would otherwise scan the store for them."""
-    scans = build_dir / SCANS
-    scans.mkdir(exist_ok=True)
-    store = ox.Store(str(build_dir / "store"))
-    default = ox.DefaultGraph()
-    index = {}
-    for i, (name, triples) in enumerate(graphs.items()):
-        path = scans / f"{i}.nt"
-        index[name] = path.name
+    :mod:`.downloads` makes the dumps from; it would otherwise scan the store for them.
+
+    The loader lets go of Python's lock while it works, so a graph can be added on a thread
+    while the caller goes on (the build loads the ontology and the asserted facts while it
+    reasons); calls must not overlap, and :meth:`finish` comes after the last."""
+
+    def __init__(self, build_dir: Path):
+        self.scans = build_dir / SCANS
+        self.scans.mkdir(exist_ok=True)
+        self.store = ox.Store(str(build_dir / "store"))
+        self.index: dict[str, str] = {}
+
+    def add_all(self, graphs: dict[str, Iterable[ox.Triple] | NTriplesBatches]) -> None:
+        for name, triples in graphs.items():
+            self.add(name, triples)
+
+    def add(self, name: str, triples: Iterable[ox.Triple] | NTriplesBatches) -> None:
+        store, default = self.store, ox.DefaultGraph()
+        path = self.scans / f"{len(self.index)}.nt"
+        self.index[name] = path.name
         graph = ox.NamedNode(name)
         texts = triples.batches if isinstance(triples, NTriplesBatches) else _serialized(triples)
         with path.open("wb") as scan:
@@ -197,13 +216,19 @@ def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple] | NTriple
                                                             graph),
                                                     ox.Quad(q.subject, q.predicate, q.object,
                                                             default))])
-    (scans / SCAN_INDEX).write_text(json.dumps(index) + "\n")
-    store.flush()
-    stats = {"layout": LAYOUT, "graphs": {name: count_triples(store, name) for name in graphs},
-             **dataset_stats(store)}
-    store.optimize()
-    del store
-    return stats
+
+    def finish(self) -> dict:
+        """Record the scans, flush and compact the store, close it; per-graph and dataset
+        statistics."""
+        (self.scans / SCAN_INDEX).write_text(json.dumps(self.index) + "\n")
+        store = self.store
+        store.flush()
+        stats = {"layout": LAYOUT, "graphs": {name: count_triples(store, name)
+                                              for name in self.index},
+                 **dataset_stats(store)}
+        store.optimize()
+        del self.store, store
+        return stats
 
 
 def _serialized(triples: Iterable[ox.Triple]) -> Iterator[bytes]:
