@@ -12,14 +12,14 @@ import ctypes
 import dataclasses
 import gc
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyoxigraph as ox
 
 from .. import namespaces as ns
-from .materialize import NEUTRAL, Derivation, Materializer
+from .materialize import NEUTRAL, Derivation, Materializer, Strengths
 from .rules import Rule
 from .tbox import compile_tbox
 from .terms import Interner, Memo, Triple
@@ -33,7 +33,7 @@ STRENGTH = ns.TDKG + "strength"
 class Inference:
     terms: Interner
     inferred: dict[Triple, Derivation]
-    strength: Mapping[Triple, int]      # plain strengths (a view of the engine's table)
+    strength: Strengths                 # plain strengths (a view of the engine's table)
     statuses: dict[int, int]            # strength → status individual (term id)
     rules: list[Rule]
     rounds: int
