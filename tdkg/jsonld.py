@@ -19,8 +19,11 @@ datatype; other literals keep theirs; lexical forms stay strings.
 """
 from __future__ import annotations
 
+import heapq
 import io
+import itertools
 import json
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from typing import IO
@@ -338,6 +341,11 @@ class Compactor:
         How a value is written depends only on its predicate and, for a literal, its language
         or datatype, for a node on the node: that rule is worked out once and reused."""
         nodes: dict = {}
+        self._collect(rows, nodes)
+        return [node for _, node in self._ordered(nodes, first)]
+
+    def _collect(self, rows: Iterable[tuple], nodes: dict) -> None:
+        """Each row's value added to its subject's node in ``nodes`` (not yet finished)."""
         rules: dict = {}
         for subject, predicate, obj, literal in rows:
             node = nodes.get(subject)
@@ -366,9 +374,48 @@ class Compactor:
                 node["@type"].append(iri)
             else:
                 _add(node, key, {"@id": iri} if as_object else iri)
-        order = sorted(nodes.values(), key=lambda n: (n["@id"] != first,
-                                                     n["@id"].startswith("_:"), n["@id"]))
-        return [self._finish(node) for node in order]
+
+    def keyed_rows(self, rows: Iterable[tuple]) -> list[tuple[tuple, dict]]:
+        """:meth:`rows` with each node's place in the order (its sort key), for
+        :meth:`merged`."""
+        nodes: dict = {}
+        self._collect(rows, nodes)
+        return self._ordered(nodes, None)
+
+    def _ordered(self, nodes: dict, first: str | None) -> list[tuple[tuple, dict]]:
+        order = sorted(((n["@id"] != first, n["@id"].startswith("_:"), n["@id"]), n)
+                       for n in nodes.values())
+        return [(key, self._finish(node)) for key, node in order]
+
+    def merged(self, documents: list[list[tuple[tuple, dict]]]) -> Iterator[dict]:
+        """The nodes of the union of graphs that share no triple, from each graph's
+        :meth:`keyed_rows` in the order the graphs' triples would be read: what compacting
+        all their triples at once gives, node for node, without compacting them again."""
+        merged = heapq.merge(*documents, key=operator.itemgetter(0))    # stable: graph order
+        for _, group in itertools.groupby(merged, key=operator.itemgetter(0)):
+            node = next(group)[1]
+            for _, other in group:
+                node = self._merge(node, other)
+            yield node
+
+    def _merge(self, a: dict, b: dict) -> dict:
+        """One subject's finished nodes of two graphs (``a``'s triples read first) as one."""
+        out = {"@id": a["@id"]}
+        types = _values(a.get("@type")) + _values(b.get("@type"))
+        if types:
+            out["@type"] = types[0] if len(types) == 1 else types
+        for key in sorted((a.keys() | b.keys()) - {"@id", "@type"}):
+            if key not in a or key not in b:
+                out[key] = a[key] if key in a else b[key]
+            elif self.terms.get(key, _NO_TERM).get("@container") == "@language":
+                languages = dict(a[key])
+                for language, value in b[key].items():
+                    languages[language] = _joined(languages[language], value) \
+                        if language in languages else value
+                out[key] = languages
+            else:
+                out[key] = _joined(a[key], b[key])
+        return out
 
     def _literal_rule(self, predicate: str, literal: tuple) -> tuple:
         """(key, form): form None writes the lexical form alone, a string puts it in that
@@ -432,6 +479,16 @@ def _add(target: dict, key: str, value) -> None:
         target[key] = [target[key], value]
 
 
+def _values(value) -> list:
+    """A compacted entry's values as a list (one value stands alone, several are a list)."""
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _joined(a, b) -> list:
+    """Two entries' values, ``a``'s first: always several, so a list."""
+    return _values(a) + _values(b)
+
+
 def _expand(value: str, context: dict) -> str:
     """A compact IRI of the context (``xsd:string``) as the IRI it stands for."""
     prefix, colon, rest = value.partition(":")
@@ -458,12 +515,18 @@ def compact_ntriples(lines: Iterable[str], context: dict,
 def dump(document: dict, stream: IO[str]) -> None:
     """Write a compacted document as UTF-8 JSON, one node per line, so that the dumps stay
     readable and line-diffable without being indented throughout."""
-    stream.write('{"@context": ' + json.dumps(document["@context"]) + ',\n "@graph": [\n')
-    nodes = document["@graph"]
-    for i, node in enumerate(nodes):
-        stream.write("  " + json.dumps(node, ensure_ascii=False)
-                     + (",\n" if i < len(nodes) - 1 else "\n"))
-    stream.write("]}\n")
+    dump_nodes(document["@context"], document["@graph"], stream)
+
+
+def dump_nodes(context_url: str, nodes: Iterable[dict], stream: IO[str]) -> None:
+    """:func:`dump` of the document ``{"@context": context_url, "@graph": nodes}``, the nodes
+    written as they come (from :meth:`Compactor.merged`, say)."""
+    stream.write('{"@context": ' + json.dumps(context_url) + ',\n "@graph": [\n')
+    separator = "  "
+    for node in nodes:
+        stream.write(separator + json.dumps(node, ensure_ascii=False))
+        separator = ",\n  "
+    stream.write("]}\n" if separator == "  " else "\n]}\n")
 
 
 def relink(body: bytes, context_url: str) -> bytes:

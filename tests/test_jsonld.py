@@ -9,6 +9,7 @@ Expected values come from SPARQL answers of the same server.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -212,6 +213,39 @@ def test_the_corners_of_the_compaction_agree_with_pyld():
     assert a["note"] == ["plain", {"@type": "xsd:date", "@value": "2020-01-01"},
                          {"@language": "fr", "@value": "une note"}, {"@id": "ex:c"}]
     assert a["http://elsewhere.example/p"] == {"@id": "http://elsewhere.example/o"}
+
+
+def _ntriples_lines(triples: list[ox.Triple]) -> list[str]:
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode().splitlines(True)
+
+
+def test_merging_graphs_nodes_gives_what_compacting_their_union_gives():
+    """The complete dump is written from its graphs' compacted nodes, merged (each graph is
+    compacted once): a subject's types, values and language maps spread over three graphs
+    come out as compacting all the triples at once gives them, byte for byte."""
+    triples = [q.triple for q in ox.parse(CORNERS.encode(), format=ox.RdfFormat.TURTLE)]
+    triples += [q.triple for q in ox.parse(
+        b'<http://example.org/b> <http://www.w3.org/2004/02/skos/core#altLabel> "w"@en .',
+        format=ox.RdfFormat.N_TRIPLES)]
+    parts = [triples[i::3] for i in range(3)]       # every subject's triples in several parts
+    assert all(parts) and len({t.subject for t in parts[0]} & {t.subject for t in parts[1]}) > 1
+    compactor = jsonld.Compactor(CORNERS_CONTEXT)
+    keyed = [compactor.keyed_rows(jsonld.ntriples_rows(_ntriples_lines(part)))
+             for part in parts]
+    merged = list(compactor.merged(keyed))
+    union = jsonld.Compactor(CORNERS_CONTEXT).rows(jsonld.ntriples_rows(
+        [line for part in parts for line in _ntriples_lines(part)]))
+    assert merged == union
+    assert len(merged) < sum(len(k) for k in keyed)     # subjects were merged, not listed twice
+    assert merged[0]["@type"] == ["Thing", "ex:Other"]
+    written, expected = io.StringIO(), io.StringIO()
+    jsonld.dump_nodes(CONTEXT_URL, iter(merged), written)
+    jsonld.dump({"@context": CONTEXT_URL, "@graph": union}, expected)
+    assert written.getvalue() == expected.getvalue()
+    assert json.loads(written.getvalue())["@graph"] == union
+    empty = io.StringIO()
+    jsonld.dump_nodes(CONTEXT_URL, iter([]), empty)
+    assert json.loads(empty.getvalue()) == {"@context": CONTEXT_URL, "@graph": []}
 
 
 @pytest.mark.parametrize("definition", [{"@id": "ex:x", "@container": "@list"},

@@ -139,15 +139,15 @@ def write_downloads(build_dir: Path, out: Path | None = None,
     (default ``build_dir/downloads``); return the manifest, which is written last.
     ``queries_dir`` holds ``register.rq`` (default: the project's queries/); ``owl_triples``
     is the number of triples of the build's ``owl/tdkg-full.owl`` when the caller knows it;
-    ``beside`` is the child writing the dumps :data:`BESIDE` into ``out``, when one was
-    started."""
+    ``beside`` is the child writing the dumps' :data:`BESIDE` part into ``out``, when one
+    was started."""
     out = folder(build_dir) if out is None else out
     out.mkdir(parents=True, exist_ok=True)
     store = _open_store(build_dir)
     context = json_ld_context(store)
-    names = [name for name in DUMPS if beside is None or name not in BESIDE]
-    dumps = _write_dumps(store, build_dir, out, context["@context"], names)
-    # the rest before waiting for the child, which writes the largest dump
+    written = _write_dumps(store, build_dir, out, context["@context"],
+                           PARTS if beside is None else [p for p in PARTS if p != BESIDE])
+    # the rest before waiting for the child
     others = [_write_owl(build_dir, store, out, owl_triples)]
     with _atomic(out / REGISTER, "w", newline="") as stream:
         rows = write_register(store, stream, queries_dir)
@@ -158,8 +158,8 @@ def write_downloads(build_dir: Path, out: Path | None = None,
     others.append(_describe(out / CONTEXT, terms=len(context["@context"]) - len(ns.PREFIXES)))
     vocabularies = vocabularies_used(store)
     if beside is not None:
-        dumps.update(beside.result())
-    files = [f for name in DUMPS for f in dumps[name]] + others
+        written.update(beside.result())
+    files = [written[name] for name in file_names() if name in written] + others
     manifest = {"build": build_dir.name, "files": files, "vocabularies": vocabularies}
     with _atomic(out / MANIFEST, "w") as stream:
         json.dump(manifest, stream, indent=2, ensure_ascii=False)
@@ -169,36 +169,112 @@ def write_downloads(build_dir: Path, out: Path | None = None,
 
 # --- RDF dumps ---------------------------------------------------------------------------------
 
+#: the two parts of the dumps' work, which can be done by two processes: the files Oxigraph's
+#: serializers write from the graphs' N-Triples (gzipped and plain N-Triples, Turtle), and the
+#: JSON-LD (each dump compacted, the complete one also expanded)
+PARTS = ("rdf", "json-ld")
+
+
 def _write_dumps(store: ox.Store, build_dir: Path, out: Path, context: dict,
-                 names: Iterable[str] = DUMPS) -> dict[str, list[dict]]:
-    """Make every file of the dumps ``names`` from each graph's plain N-Triples
+                 parts: Iterable[str] = PARTS) -> dict[str, dict]:
+    """Make the files of ``parts`` of every dump from each graph's plain N-Triples
     (:func:`_scans`): re-parsing N-Triples is several times faster than reading the store
     again. The parsed triples are streamed to the serializers, never kept in a list (that held
-    gigabytes at a million triples). Dump name → the files written."""
-    graphs = sorted({g for name in names for g in DUMPS[name]})
+    gigabytes at a million triples). File name → its description."""
     with tempfile.TemporaryDirectory(prefix=".scan-", dir=out) as tmp:
-        plain = _scans(store, build_dir, graphs, Path(tmp))
+        plain = _scans(store, build_dir, sorted(ns.FACT_GRAPHS), Path(tmp))
+        # the complete dump's sources share no triple, so that their concatenation is their
+        # union: the ontology without the triples the data repeats
+        unique = {**plain, ns.GRAPH_ONTOLOGY: _without_repeats(
+            store, plain[ns.GRAPH_ONTOLOGY], Path(tmp) / "ontology-unique.nt")}
+        sources = {name: [(unique if len(graphs) > 1 else plain)[g] for g in graphs]
+                   for name, graphs in DUMPS.items()}
         written = {}
-        for name in names:
-            members = DUMPS[name]
-            if len(members) > 1:
-                unique = {**plain, ns.GRAPH_ONTOLOGY: _without_repeats(
-                    store, plain[ns.GRAPH_ONTOLOGY], Path(tmp) / "ontology-unique.nt")}
-                sources = [unique[g] for g in members]
-            else:
-                sources = [plain[g] for g in members]
-            written[name] = _write_dump(sources, out, name, list(members), context)
+        if "rdf" in parts:
+            for name in DUMPS:
+                written.update(_write_rdf_files(sources[name], out, name))
+        if "json-ld" in parts:
+            written.update(_write_json_ld(sources, out, context))
     return written
 
 
-# --- the complete dump beside the build's later steps ------------------------------------------
+def _write_rdf_files(sources: list[Path], out: Path, name: str) -> dict[str, dict]:
+    """``name``.nt.gz and .ttl of the N-Triples files ``sources``, and for the complete dump
+    plain N-Triples too. The triple count is the number of N-Triples lines (one triple per
+    line)."""
+    graphs = list(DUMPS[name])
+    triples = _concatenate(sources, out / f"{name}.nt.gz",
+                           out / COMPLETE_NT if name == "complete" else None)
+    written = [_describe(out / f"{name}.nt.gz", triples=triples, graphs=graphs)]
+    path = out / f"{name}.ttl"
+    with _atomic(path, "wb") as stream:
+        ox.serialize(_parsed(sources), stream, ox.RdfFormat.TURTLE, prefixes=ns.PREFIXES)
+    written.append(_describe(path, triples=triples, graphs=graphs))
+    if name == "complete":
+        written.append(_describe(out / COMPLETE_NT, triples=triples, graphs=graphs))
+    return {f["name"]: f for f in written}
 
-#: the dumps a child process writes while the build goes on (about half the dumps' work)
-BESIDE = ("complete",)
+
+def _write_json_ld(sources: dict[str, list[Path]], out: Path, context: dict
+                   ) -> dict[str, dict]:
+    """Every dump compacted with ``context``, and the complete one expanded. Each graph is
+    compacted once: the complete dump's nodes are the graphs' nodes merged
+    (:meth:`tdkg.jsonld.Compactor.merged`), which gives the same bytes as compacting all its
+    triples again and saves that work (13 s at a million triples)."""
+    compactor = jsonld.Compactor(context)
+    keyed: dict[tuple[Path, ...], list] = {}
+
+    def nodes(files: list[Path]) -> list:
+        if tuple(files) not in keyed:
+            keyed[tuple(files)] = compactor.keyed_rows(jsonld.ntriples_rows(_lines(files)))
+        return keyed[tuple(files)]
+
+    written = []
+    for name, graphs in DUMPS.items():
+        files, path = sources[name], out / f"{name}.jsonld"
+        with _atomic(path, "w") as stream:
+            if len(files) > 1:
+                found = compactor.merged([nodes([f]) for f in files])
+            else:
+                found = (node for _, node in nodes(files))
+            jsonld.dump_nodes(jsonld.CONTEXT_URL, found, stream)
+        written.append(_describe(path, triples=_count_lines(files), graphs=list(graphs),
+                                 context=jsonld.CONTEXT_URL))
+    keyed.clear()                   # a gigabyte of nodes at a million triples
+    files = sources["complete"]
+    with _atomic(out / EXPANDED, "wb") as stream:
+        ox.serialize(_parsed(files), stream, ox.RdfFormat.JSON_LD)
+    written.append(_describe(out / EXPANDED, triples=_count_lines(files),
+                             graphs=list(DUMPS["complete"])))
+    return {f["name"]: f for f in written}
+
+
+def _parsed(sources: list[Path]) -> Iterator[ox.Quad]:
+    """The triples of N-Triples files as the parser's quads (all in the default graph), which
+    go straight to a serializer: it writes them as the triples they are, 10-30 % faster than
+    through a generator taking each quad's triple."""
+    return itertools.chain.from_iterable(
+        ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES) for source in sources)
+
+
+def _count_lines(sources: list[Path]) -> int:
+    lines = 0
+    for source in sources:
+        with source.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                lines += chunk.count(b"\n")
+    return lines
+
+
+# --- the dumps' JSON-LD beside the build's later steps -----------------------------------------
+
+#: the part of the dumps (:data:`PARTS`) a child process writes while the build goes on:
+#: about half of the dumps' work
+BESIDE = "json-ld"
 
 
 class DumpsBeside:
-    """The dumps :data:`BESIDE` being written by a child process of their own, started as soon
+    """The dumps' :data:`BESIDE` part being written by a child process of its own, started as soon
     as the store is written, while the build writes the derivations and the OWL files and then
     the other dumps: on two cores the downloads no longer wait for those steps. The child is a
     new interpreter (``sys.executable``), so it holds none of the build's memory and works
@@ -212,12 +288,13 @@ class DumpsBeside:
              str(build_dir), str(self.out), str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def result(self) -> dict[str, list[dict]]:
-        """Wait for the child; its files by dump name. Raises BuildError when it failed."""
+    def result(self) -> dict[str, dict]:
+        """Wait for the child; its files' descriptions by name. Raises BuildError when it
+        failed."""
         stdout, stderr = self._process.communicate()
         if self._process.returncode != 0:
             message = stderr.decode("utf-8", "replace").strip().splitlines()
-            raise BuildError(f"writing the dumps {', '.join(BESIDE)} failed (exit code "
+            raise BuildError(f"writing the dumps' {BESIDE} files failed (exit code "
                              f"{self._process.returncode}): {' / '.join(message[-3:])}")
         return json.loads(stdout)
 
@@ -229,14 +306,14 @@ class DumpsBeside:
 
 
 def _dumps_child() -> None:
-    """The child's work: the dumps :data:`BESIDE` of the build ``sys.argv[1]`` into the folder
-    ``sys.argv[2]``; their files, as JSON, on stdout. It dies with the build (process
+    """The child's work: the dumps' :data:`BESIDE` part of the build ``sys.argv[1]`` into the
+    folder ``sys.argv[2]``; the files' descriptions, as JSON, on stdout. It dies with the build (process
     ``sys.argv[3]``), so a killed build leaves no writer behind."""
     build_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
     _die_with(int(sys.argv[3]))
     store = _open_store(build_dir)
     context = json_ld_context(store)["@context"]
-    json.dump(_write_dumps(store, build_dir, out, context, BESIDE), sys.stdout)
+    json.dump(_write_dumps(store, build_dir, out, context, [BESIDE]), sys.stdout)
 
 
 def _die_with(parent: int) -> None:
@@ -298,39 +375,6 @@ def _without_repeats(store: ox.Store, ontology: Path, kept: Path) -> Path:
     ox.serialize((q.triple for q in ox.parse(path=str(ontology), format=ox.RdfFormat.N_TRIPLES)
                   if q.triple not in repeated), str(kept), ox.RdfFormat.N_TRIPLES)
     return kept
-
-
-def _write_dump(sources: list[Path], out: Path, name: str, graphs: list[str],
-                context: dict) -> list[dict]:
-    """``name``.nt.gz, .ttl and .jsonld (compacted with ``context``) of the N-Triples files
-    ``sources``, which share no triple, so that their concatenation is their union; for the
-    complete dump also plain N-Triples and expanded JSON-LD. The triple count is the number of
-    N-Triples lines (one triple per line)."""
-    triples = _concatenate(sources, out / f"{name}.nt.gz",
-                           out / COMPLETE_NT if name == "complete" else None)
-    written = [_describe(out / f"{name}.nt.gz", triples=triples, graphs=graphs)]
-
-    def parsed():
-        # the parser's quads (all in the default graph) go straight to the serializer, which
-        # writes them as the triples they are: the same bytes as with a generator taking
-        # each quad's triple, 10-30 % faster
-        return itertools.chain.from_iterable(
-            ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES) for source in sources)
-
-    path = out / f"{name}.ttl"
-    with _atomic(path, "wb") as stream:
-        ox.serialize(parsed(), stream, ox.RdfFormat.TURTLE, prefixes=ns.PREFIXES)
-    written.append(_describe(path, triples=triples, graphs=graphs))
-    path = out / f"{name}.jsonld"
-    with _atomic(path, "w") as stream:
-        jsonld.dump(jsonld.compact_ntriples(_lines(sources), context), stream)
-    written.append(_describe(path, triples=triples, graphs=graphs, context=jsonld.CONTEXT_URL))
-    if name == "complete":
-        written.append(_describe(out / COMPLETE_NT, triples=triples, graphs=graphs))
-        with _atomic(out / EXPANDED, "wb") as stream:
-            ox.serialize(parsed(), stream, ox.RdfFormat.JSON_LD)
-        written.append(_describe(out / EXPANDED, triples=triples, graphs=graphs))
-    return written
 
 
 def _lines(sources: list[Path]) -> Iterator[str]:
