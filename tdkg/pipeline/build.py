@@ -216,33 +216,14 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
     # reasons: Oxigraph's bulk loader lets go of the GIL, and the reasoner is mostly one core.
     # "store_beside_reasoning" times that thread; "store" what is left after reasoning.
     writer = store.StoreWriter(build_dir)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store") as early:
-        loading = early.submit(_timed_call, timings, "store_beside_reasoning", writer.add_all,
-                               {ns.GRAPH_ONTOLOGY: sources.ontology,
-                                ns.GRAPH_ASSERTED: sources.data})
-        try:
-            with _timed(timings, "reason"):
-                inference = reason(sources.ontology, sources.data, rules)
-        finally:
-            concurrent.futures.wait([loading])  # before the folder can be removed
-    log(f"reasoning: {len(inference.inferred)} inferred triples in {inference.rounds} rule rounds")
-    # the derivations are written on a thread while the store is: on two cores the two steps
-    # mostly overlap (both only read the reasoner's tables). "derivations" times what is left
-    # of them once the store is written.
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="derivations") as pool:
-        derived = pool.submit(derivations.write, build_dir, inference)
-        with _timed(timings, "store"):
-            loading.result()            # the loader's error, if it had one
-            graphs = {ns.GRAPH_INFERRED: store.NTriplesBatches(
-                inference.ntriples(store.BULK_BATCH))}
-            writer.add_all(graphs)
-            stats = writer.finish()
-        with _timed(timings, "derivations"):
-            derived.result()
-    # the complete dump is written by a child process beside the next steps (two cores)
+    try:
+        inference, stats = _reason_and_store(sources, rules, build_dir, writer, timings, log)
+    finally:
+        writer.close()
+    # the dumps' JSON-LD is written by a child process beside the next steps (two cores)
     beside = downloads.DumpsBeside(build_dir) if options.downloads else None
     try:
-        del inference, graphs       # the reasoner's tables: gigabytes at a million triples
+        del inference               # the reasoner's tables: gigabytes at a million triples
         owl_triples = None
         if options.owl_files:
             with _timed(timings, "owl"):
@@ -268,6 +249,36 @@ def _run_steps(inputs: Inputs, build_dir: Path, options: Options, log,
             "validator": validation["engine"] if validation is not None else None,
             "stats": stats,
             "rules": [r.id for r in rules], "timings": timings}
+
+
+def _reason_and_store(sources, rules, build_dir: Path, writer: store.StoreWriter,
+                      timings: dict[str, float], log) -> tuple:
+    """Reason, and write the store (:class:`store.StoreWriter`) and the derivations; the
+    inference and the store's statistics."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store") as early:
+        loading = early.submit(_timed_call, timings, "store_beside_reasoning", writer.add_all,
+                               {ns.GRAPH_ONTOLOGY: sources.ontology,
+                                ns.GRAPH_ASSERTED: sources.data})
+        try:
+            with _timed(timings, "reason"):
+                inference = reason(sources.ontology, sources.data, rules)
+        finally:
+            concurrent.futures.wait([loading])  # before the folder can be removed
+    log(f"reasoning: {len(inference.inferred)} inferred triples in {inference.rounds} rule rounds")
+    # the derivations are written on a thread while the store is: on two cores the two steps
+    # mostly overlap (both only read the reasoner's tables). "derivations" times what is left
+    # of them once the store is written.
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="derivations") as pool:
+        derived = pool.submit(derivations.write, build_dir, inference)
+        with _timed(timings, "store"):
+            loading.result()            # the loader's error, if it had one
+            graphs = {ns.GRAPH_INFERRED: store.NTriplesBatches(
+                inference.ntriples(store.BULK_BATCH))}
+            writer.add_all(graphs)
+            stats = writer.finish()
+        with _timed(timings, "derivations"):
+            derived.result()
+    return inference, stats
 
 
 def _read_json(build_dir: Path | None, name: str) -> dict | None:

@@ -227,8 +227,15 @@ class StoreWriter:
                                               for name in self.index},
                  **dataset_stats(store)}
         store.optimize()
-        del self.store, store
+        del store
+        self.close()
         return stats
+
+    def close(self) -> None:
+        """Shut the store (again: nothing happens). A build that fails must, before its folder
+        is removed: an open store writes its own files into the folder while it is removed,
+        and the folder stays."""
+        self.__dict__.pop("store", None)
 
 
 def _serialized(triples: Iterable[ox.Triple]) -> Iterator[bytes]:
