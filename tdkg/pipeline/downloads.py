@@ -46,6 +46,7 @@ import pyoxigraph as ox
 from .. import jsonld
 from .. import namespaces as ns
 from .errors import BuildError
+from .terms import Memo
 
 FOLDER = "downloads"
 MANIFEST = "manifest.json"
@@ -222,21 +223,16 @@ def _write_json_ld(sources: dict[str, list[Path]], out: Path, context: dict
     (:meth:`tdkg.jsonld.Compactor.merged`), which gives the same bytes as compacting all its
     triples again and saves that work (13 s at a million triples)."""
     compactor = jsonld.Compactor(context)
-    keyed: dict[tuple[Path, ...], list] = {}
-
-    def nodes(files: list[Path]) -> list:
-        if tuple(files) not in keyed:
-            keyed[tuple(files)] = compactor.keyed_rows(jsonld.ntriples_rows(_lines(files)))
-        return keyed[tuple(files)]
-
+    # each N-Triples file's nodes, compacted when first needed
+    keyed = Memo(lambda source: compactor.keyed_rows(jsonld.ntriples_rows(_lines([source]))))
     written = []
     for name, graphs in DUMPS.items():
         files, path = sources[name], out / f"{name}.jsonld"
         with _atomic(path, "w") as stream:
             if len(files) > 1:
-                found = compactor.merged([nodes([f]) for f in files])
+                found = compactor.merged([keyed[f] for f in files])
             else:
-                found = (node for _, node in nodes(files))
+                found = (node for _, node in keyed[files[0]])
             jsonld.dump_nodes(jsonld.CONTEXT_URL, found, stream)
         written.append(_describe(path, triples=_count_lines(files), graphs=list(graphs),
                                  context=jsonld.CONTEXT_URL))

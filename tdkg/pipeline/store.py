@@ -152,25 +152,17 @@ SCAN_INDEX = "graphs.json"
 
 
 class NTriplesBatches:
-    """A graph handed to :func:`write_store` already as N-Triples text, in batches of whole
+    """A graph handed to :meth:`StoreWriter.add` already as N-Triples text, in batches of whole
     lines with no triple twice: what it would make of the triples itself."""
 
     def __init__(self, batches: Iterable[bytes]):
         self.batches = batches
 
 
-def write_store(build_dir: Path, graphs: dict[str, Iterable[ox.Triple] | NTriplesBatches]
-                ) -> dict:
-    """Load each graph into its named graph, and every triple of them, once, into the store's
-    default graph (see :data:`LAYOUT`); return per-graph and dataset statistics. (The build
-    uses :class:`StoreWriter` itself, to write some graphs while it reasons.)"""
-    writer = StoreWriter(build_dir)
-    writer.add_all(graphs)
-    return writer.finish()
-
-
 class StoreWriter:
-    """The store of a build being written, graph by graph, then finished once.
+    """The store of a build being written, graph by graph, then finished once: each graph in
+    its named graph, and every triple of them, once, in the store's default graph (see
+    :data:`LAYOUT`).
 
     Each graph is written as N-Triples (Oxigraph's serializer: under a second per million
     triples; or given so, see :class:`NTriplesBatches`, as the build gives the inferred graph)

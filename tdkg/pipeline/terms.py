@@ -28,10 +28,6 @@ class Interner:
         """The id of a named node (interned if new)."""
         return self.intern(ox.NamedNode(iri))
 
-    def triple(self, t: ox.Triple) -> Triple:
-        ids = self._ids
-        return ids[t.subject], ids[t.predicate], ids[t.object]
-
     def triples(self, triples: Iterable[ox.Triple]) -> list[Triple]:
         ids = self._ids      # a million triples: no method call per term
         return [(ids[t.subject], ids[t.predicate], ids[t.object]) for t in triples]
