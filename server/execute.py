@@ -57,7 +57,12 @@ def run_query(store: ox.Store, job: dict) -> dict:
                 "count": 1, "truncated": False}
     if isinstance(answer, ox.QuerySolutions):
         fmt = fmt if fmt in results.RESULTS_FORMAT else "json"
-        body, count, truncated = results.solutions(answer, fmt, cap)
+        native = None
+        if fmt == "json" and isinstance(store, ox.Store):
+            native = results.native_json(answer, cap)
+            if native is None:          # too large for its buffer: evaluated again, then cut
+                answer = store.query(job["text"], **args)
+        body, count, truncated = native or results.solutions(answer, fmt, cap)
         return {"kind": "bindings", "fmt": fmt, "body": body, "count": count, "truncated": truncated}
     fmt = fmt if fmt in results.RDF_FORMAT else "turtle"
     body, count, truncated = results.graph(answer, fmt, cap)
