@@ -2,12 +2,15 @@
 # Set up TDKG on a fresh Debian machine: a virtualenv with the package, and with --test the
 # Debian packages the test suite needs (a JDK and the OWL API for the ontology checks, and
 # Chromium for the browser tests: Playwright drives Debian's chromium, it never downloads one;
-# Virtuoso and HAProxy, which the scale-out tests start on loopback).
+# Virtuoso and HAProxy, which the scale-out tests start on loopback). Every run also asks for
+# jemalloc (libjemalloc2), the allocator the query workers preload: without it, or without
+# root, the server still runs, on glibc's malloc.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEST_PACKAGES=(default-jdk-headless libowlapi-java chromium virtuoso-opensource-7-bin haproxy)
+RUN_PACKAGES=(libjemalloc2)
 
 want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
@@ -32,7 +35,10 @@ install_debs() {
 }
 
 if (( want_test )); then
-  install_debs "${TEST_PACKAGES[@]}"
+  install_debs "${TEST_PACKAGES[@]}" "${RUN_PACKAGES[@]}"
+else
+  install_debs "${RUN_PACKAGES[@]}" ||
+    echo "setup: going on without jemalloc; the query workers will use glibc's malloc" >&2
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

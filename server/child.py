@@ -36,9 +36,10 @@ class Child:
     """A child interpreter that runs ``entry`` (``"package.module:function"``) with ``args``;
     each :class:`Connection` among the args reaches the child as its own end of that pipe. The
     parent should close its copy of those ends once the child is started. ``name`` is the
-    child's first argument, so that ``ps`` and ``/proc/PID/cmdline`` tell what it is."""
+    child's first argument, so that ``ps`` and ``/proc/PID/cmdline`` tell what it is; ``env``
+    its environment (None: the parent's)."""
 
-    def __init__(self, name: str, entry: str, *args):
+    def __init__(self, name: str, entry: str, *args, env: dict[str, str] | None = None):
         passed = [a for a in args if isinstance(a, Connection)]
         marked = tuple(_Passed(passed.index(a)) if isinstance(a, Connection) else a
                        for a in args)
@@ -48,7 +49,7 @@ class Child:
             fds = [c.fileno() for c in passed]
             self._popen = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, name, str(read), json.dumps(sys.path),
-                 *map(str, fds)], pass_fds=(read, *fds))
+                 *map(str, fds)], pass_fds=(read, *fds), env=env)
         finally:
             os.close(read)
         try:

