@@ -133,3 +133,46 @@ def test_query_workers_run_on_the_allocator_set(built_state, setting, preloaded)
         assert "libjemalloc" not in _maps(server.process.pid)
     finally:
         server.stop()
+
+
+# --- the HTTP worker's malloc arenas ------------------------------------------------------------
+
+ARENAS_PROBE = r"""
+import ctypes, sys, threading
+sys.path.insert(0, {project!r})
+from server import runner
+limited = runner.limit_malloc_arenas() if sys.argv[1] == "limited" else None
+start = threading.Barrier(8)
+
+def allocate():
+    start.wait()
+    kept = [bytes(100_000) for _ in range(50)]
+
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc = ctypes.CDLL(None)
+libc.fdopen.restype = ctypes.c_void_p
+out = libc.fdopen(1, b"w")
+libc.malloc_info(0, ctypes.c_void_p(out))
+libc.fflush(ctypes.c_void_p(out))
+"""
+
+
+@pytest.mark.parametrize("mode", ["limited", "glibc's default"])
+def test_the_http_workers_threads_share_two_malloc_arenas(mode):
+    """glibc gives each new thread its own arena (up to 8 per core); the server's master limits
+    them before it forks its HTTP workers, whose threads keep answers."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    project = str(Path(__file__).resolve().parents[1])
+    probe = subprocess.run([sys.executable, "-c", ARENAS_PROBE.format(project=project), mode],
+                           capture_output=True, timeout=60, check=True)
+    arenas = probe.stdout.count(b"<heap nr=")
+    if mode == "limited":
+        assert 1 <= arenas <= 2, probe.stdout[:500]
+    else:
+        assert arenas > 2, "the probe's threads did not get arenas of their own"
