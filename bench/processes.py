@@ -7,6 +7,9 @@ and what it read through system calls (``rchar`` and ``syscr`` of ``/proc/PID/io
 block reads come from the page cache, so they show there, not as disk reads). It prints them per
 request with each process's role and its RSS after the load, then stops the server. It asserts
 nothing; ``--rounds`` alternates the targets so that drift in the machine falls on all alike.
+A process's counters include those of the children it has reaped: at c=8 the HTTP worker's
+reads are mostly the query workers stopped when wrk closed its connections, and their CPU is
+in no row.
 
     .venv/bin/python bench/processes.py --state /tmp/s100k/state \\
         --oxigraph-store /tmp/s100k/full --workload aggregate-distinct --concurrency 1 8
