@@ -2,8 +2,8 @@
 
 pyoxigraph (Oxigraph and RocksDB) and the interpreter allocate through the C library's malloc.
 Preloaded into each query worker (``LD_PRELOAD``), Debian's jemalloc (package ``libjemalloc2``)
-made the benchmark's aggregate over the 100k store about 1 to 2 ms faster in process (14.7–15.0
-against 16.6–17.5 ms, three interleaved runs each; ``bench/README.md``). Only the query workers
+made the benchmark's aggregate over the 100k store about 1 to 2 ms faster in process (14.7–15.2
+against 16.5–17.5 ms, five interleaved runs each; ``bench/README.md``). Only the query workers
 get it: they are started as new interpreters (:mod:`.child`), where the preload takes effect,
 and they do the work that allocates. The ``allocator`` setting ``system`` keeps glibc's malloc,
 which is also what runs when jemalloc is not installed.
@@ -12,7 +12,7 @@ The memory ceiling (``RLIMIT_DATA``) counts address space, not resident memory, 
 by default keeps the address space of what it frees: with it, a worker running the hardening
 tests' 8-way join passed 512 MiB within a second, where glibc's malloc stayed at 470 MiB.
 ``retain:false`` gives the address space back (504 MiB there) at no cost in speed (measured
-in process: 12.4–13.6 ms against 13.6–14.1 ms with jemalloc's defaults). A worker runs one
+in process: 12.4–13.6 ms against 13.6–14.3 ms with jemalloc's defaults). A worker runs one
 operation at a time on one thread, so one arena (``narenas:1``) is enough; it keeps a worker
 at 56 MiB after a load where jemalloc's default arenas held 57 and glibc's malloc 54.
 """

@@ -115,7 +115,8 @@ FIELDS: dict[str, tuple[str, type]] = {
     "sandbox": ("required: query workers run without network access, or the server does not "
                 "start; off: rely on the SERVICE check alone", str),
     "allocator": ("memory allocator of the query workers: jemalloc (Debian's libjemalloc2, "
-                  "preloaded when installed; aggregates about 10 % faster) or system", str),
+                  "preloaded when installed; the benchmark aggregate 8 % faster in process) "
+                  "or system", str),
     "cache_entries": ("answers kept in each worker's answer cache (0 disables it)", int),
     "cache_mib": ("memory for cached answers in each HTTP worker, in MiB (an answer larger than "
                   "an eighth of it is not kept)", int),
