@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -59,29 +57,12 @@ def _session(sid: int) -> dict[int, tuple[int, int, int, str]]:
     return out
 
 
-def _rss_mib(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    return next((int(line.split()[1]) // 1024 for line in status.splitlines()
-                 if line.startswith("VmRSS:")), 0)
-
-
-@contextmanager
-def _server(cmd: list[str], ready: str, log: Path):
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        servers.wait_ready(ready, proc, log, 60)
-        yield proc
-    finally:
-        servers.stop(proc)
-
-
-def measure(name: str, cmd: list[str], base: str, endpoint: str, args, workdir: Path) -> None:
+def measure(name: str, cmd: list[str], endpoint: str, args, workdir: Path) -> None:
     query, _, distinct = QUERIES[args.workload]
-    with _server(cmd, endpoint + "?query=ASK%7B%7D", workdir / f"{name}.log") as proc:
+    started: list = []
+    with servers.serving(cmd, endpoint + "?query=ASK%7B%7D", workdir / f"{name}.log", 60,
+                         started):
+        proc = started[0]
         for conc in args.concurrency:
             target = loadgen.Target(name, loadgen.query_url(endpoint, query),
                                     {"Accept": "application/sparql-results+json"}, distinct)
@@ -89,6 +70,7 @@ def measure(name: str, cmd: list[str], base: str, endpoint: str, args, workdir: 
             before = _session(proc.pid)
             m = loadgen.run_wrk(target, conc, args.duration)
             after = _session(proc.pid)
+            rss = {int(key.split()[0]): size for key, size in servers.tree_rss(proc.pid).items()}
             n = max(1, m.requests)
             print(f"{name:9s} {args.workload} c={conc}: {m.requests / m.duration_s:8.1f} req/s, "
                   f"p50 {m.p50_ms:.2f} ms, errors {m.errors + m.non2xx}")
@@ -99,7 +81,7 @@ def measure(name: str, cmd: list[str], base: str, endpoint: str, args, workdir: 
                 total += cpu_ms
                 read_mb, calls = (rchar - r0) / n / 1e6, (syscr - s0) / n
                 print(f"    {pid:7d} CPU {cpu_ms:8.2f} ms/req  read {read_mb:7.2f} MB/req "
-                      f"in {calls:7.0f} calls  RSS {_rss_mib(pid):4d} MiB  {cmd_line}")
+                      f"in {calls:7.0f} calls  RSS {rss.get(pid, 0) // 2**20:4d} MiB  {cmd_line}")
             print(f"    all       CPU {total:8.2f} ms/req")
 
 
@@ -120,14 +102,14 @@ def main() -> None:
         base = f"http://{servers.LOOPBACK}:{port}"
         measure("tdkg", [str(VENV_BIN / "tdkg"), "serve", "--project-dir", str(PROJECT_DIR),
                          "--no-build", "--state-dir", str(args.state), "--host", servers.LOOPBACK,
-                         "--port", str(port), *args.tdkg_flag], base, base + "/sparql", args,
+                         "--port", str(port), *args.tdkg_flag], base + "/sparql", args,
                 workdir)
         if args.oxigraph_store is not None:
             port = servers.free_port()
             base = f"http://{servers.LOOPBACK}:{port}"
             measure("oxigraph", [str(VENV_BIN / "oxigraph"), "serve-read-only", "--location",
                                  str(args.oxigraph_store), "--bind", f"{servers.LOOPBACK}:{port}"],
-                    base, base + "/query", args, workdir)
+                    base + "/query", args, workdir)
 
 
 if __name__ == "__main__":

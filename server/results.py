@@ -21,10 +21,10 @@ import itertools
 import json
 from collections.abc import Callable, Iterable
 
-import msgspec
 import pyoxigraph as ox
 
 from tdkg.namespaces import PREFIXES
+from tdkg.stores.results_json import RESULTS_SHAPE
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -50,17 +50,6 @@ def solutions(answer: ox.QuerySolutions, fmt: str, cap: int) -> tuple[bytes, int
 #: bytes of SPARQL JSON that pyoxigraph's serializer may write before :func:`native_json` gives
 #: up (8 MiB: 10,000 rows of about 800 bytes; the benchmark aggregate's 706 rows take 118 KB)
 NATIVE_JSON_BUDGET = 8 * 1024 * 1024
-
-
-class _Rows(msgspec.Struct):
-    bindings: list[msgspec.Raw]         # each row kept as its JSON text, not made into objects
-
-
-class _Answer(msgspec.Struct):
-    results: _Rows
-
-
-_ROWS = msgspec.json.Decoder(_Answer)
 
 
 class _Overflow(Exception):
@@ -102,12 +91,11 @@ def native_json(answer: ox.QuerySolutions, cap: int,
     except _Overflow:
         return None
     body = b"".join(out.parts)
-    rows = _ROWS.decode(body).results.bindings
+    rows = RESULTS_SHAPE.decode(body).results.bindings
     if len(rows) <= cap:
         return body, len(rows), False
-    kept = b",".join(bytes(row) for row in rows[:cap])
-    head = '{"head":{"vars":' + _encode(names) + '},"results":{"bindings":['
-    return head.encode() + kept + b']},"truncated":true}', cap, True
+    head, tail = _json_envelope(names, True)
+    return head.encode() + b",".join(bytes(row) for row in rows[:cap]) + tail.encode(), cap, True
 
 
 def _cached(write: Callable[[object], str]) -> Callable[[object], str]:
@@ -189,8 +177,14 @@ def write_json(names: list[str], table: Iterable[Iterable], truncated: bool) -> 
     bindings = ",".join(
         "{" + ",".join(k + term(t) for k, t in zip(keys, row) if t is not None) + "}"
         for row in table)
-    tail = ',"truncated":true}' if truncated else "}"
-    return '{"head":{"vars":' + _encode(names) + '},"results":{"bindings":[' + bindings + "]}" + tail
+    head, tail = _json_envelope(names, truncated)
+    return head + bindings + tail
+
+
+def _json_envelope(names: list[str], truncated: bool) -> tuple[str, str]:
+    """What SPARQL JSON writes before and after its rows (with TDKG's ``truncated`` flag)."""
+    return ('{"head":{"vars":' + _encode(names) + '},"results":{"bindings":[',
+            ']},"truncated":true}' if truncated else "]}}")
 
 
 def _xml_term(term) -> str:

@@ -22,6 +22,7 @@ from .. import sparql_lexer as lexer
 from ..namespaces import FACT_GRAPHS
 from . import graphnames as names
 from .errors import ExtensionRefused, ReadOnlyStore, StoreUnavailable
+from .results_json import RESULTS_SHAPE
 from .sparql_store import GRAPH_ACCEPT, RESULTS_JSON, QueryConnection
 
 #: Virtuoso names blank nodes ``nodeID://b123`` in JSON results, which is not a blank node label
@@ -43,24 +44,6 @@ def _standard_json(body: bytes) -> bytes:
     return body
 
 
-class _Results(msgspec.Struct):
-    bindings: list[msgspec.Raw]         # each row is checked as JSON, not turned into objects
-
-
-class _Head(msgspec.Struct):
-    vars: list[str] = []
-
-
-class _Shape(msgspec.Struct):
-    """The parts of SPARQL 1.1 results JSON that are checked (others, such as Virtuoso's
-    ``link`` or ``distinct``, are left as they are)."""
-
-    head: _Head
-    results: _Results | None = None
-    boolean: bool | None = None
-
-
-_RESULTS_SHAPE = msgspec.json.Decoder(_Shape)
 
 
 class JsonAnswer(NamedTuple):
@@ -118,7 +101,7 @@ class BuildView:
             return self._answer(content_type, body)
         body = _standard_json(names.publicize(body, self.build))
         try:
-            parsed = _RESULTS_SHAPE.decode(body)
+            parsed = RESULTS_SHAPE.decode(body)
         except msgspec.DecodeError as err:
             raise StoreUnavailable(f"the SPARQL store at {self.connection.url} sent an answer "
                                    f"that is not SPARQL results JSON: {err}") from None
