@@ -28,7 +28,7 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     for field, (help_text, kind) in FIELDS.items():
         flag = "--" + field.replace("_", "-")
         parser.add_argument(flag, dest=field, default=None, metavar=field.upper(),
-                            help=f"{help_text} [env TDKG_{field.upper()}]")
+                            help=f"{help_text} [env TDKG_{field.upper()}]".replace("%", "%%"))
 
 
 def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

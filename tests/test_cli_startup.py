@@ -42,6 +42,15 @@ def test_a_curation_command_imports_its_own_module_only():
     assert not imported & {"tdkg.curation.diff", "tdkg.curation.find", "tdkg.curation.new_source"}
 
 
+def test_every_command_prints_its_help():
+    # argparse formats help text with %: a setting's help with a bare "%" once broke them all
+    for name in [*cli.CORE_COMMANDS, *cli.CURATION_COMMAND_MODULES]:
+        result = run_tdkg(name, "--help")
+        assert result.returncode == 0, (name, result.stderr)
+        assert result.stdout.startswith(f"usage: tdkg {name}"), name
+    assert "8 % faster" in run_tdkg("serve", "--help").stdout.replace("\n", " ")
+
+
 def test_help_still_lists_every_command():
     result = run_tdkg("--help")
     assert result.returncode == 0, result.stderr
