@@ -15,6 +15,11 @@ handling are in Rust would take the same app, and probes what such a server woul
   ``--timeout`` seconds set as the request timeout, does the server answer (408) or close the
   connection within twice that, or does it hold the connection and a thread?
 
+* **granian's own interface (RSGI)**, where the app reads the body and writes the answer
+  itself: a small probe app (not TDKG's) checks whether the app can cut a body that never
+  arrives at its own deadline, hear that a client left, and stop writing to a client that reads
+  nothing (does ``send_bytes`` wait for the client, or buffer the whole answer in memory?).
+
 Nothing is asserted; it prints a table. granian is not a dependency of TDKG: install it into the
 venv first (``pip install granian``).
 
@@ -56,6 +61,47 @@ GRANIAN_APP = textwrap.dedent("""\
     app = create_app(load_settings({"state_dir": os.environ["BENCH_STATE"],
                                     "timeout": os.environ["BENCH_TIMEOUT"]}))
 """)
+#: the RSGI probe: /body reads a body under a deadline, /big streams STREAM_MIB to the client,
+#: /gone waits for the client to leave; each writes what happened to its log
+RSGI_PROBE = textwrap.dedent("""\
+    import asyncio, time
+
+    def note(text):
+        with open(%r, "a") as out:
+            out.write(text + "\\n")
+
+    class Probe:
+        async def __rsgi__(self, scope, proto):
+            if scope.path == "/body":
+                started, chunks = time.monotonic(), proto.__aiter__()
+                try:
+                    while True:
+                        await asyncio.wait_for(chunks.__anext__(), 3 - (time.monotonic() - started))
+                except StopAsyncIteration:
+                    proto.response_bytes(200, [], b"")
+                except asyncio.TimeoutError:
+                    proto.response_bytes(408, [], b"")
+            elif scope.path == "/big":
+                stream, chunk = proto.response_stream(200, []), b"y" * 2**20
+                started = time.monotonic()
+                for i in range(%d):
+                    try:
+                        await asyncio.wait_for(stream.send_bytes(chunk), 2)
+                    except asyncio.TimeoutError:
+                        note(f"big: send_bytes waited for the client after {i} MiB")
+                        return
+                note(f"big: all {i + 1} MiB handed over in {time.monotonic() - started:.2f} s")
+            elif scope.path == "/gone":
+                try:
+                    await asyncio.wait_for(proto.client_disconnect(), 10)
+                    note("gone: the app heard that the client left")
+                except asyncio.TimeoutError:
+                    note("gone: nothing heard in 10 s")
+                proto.response_bytes(200, [], b"")
+
+    app = Probe()
+""")
+STREAM_MIB = 300
 CASES = (("cached", {}), ("no-cache", {"Cache-Control": "no-cache"}))
 
 
@@ -85,11 +131,12 @@ def commands(args, workdir: Path) -> dict[str, tuple[list[str], str, dict | None
 
 def slow_body(endpoint: str, limit_s: float) -> str:
     """What the server does with a POST whose body never arrives in full, within ``limit_s``."""
-    host, port = endpoint.split("//")[1].split("/")[0].split(":")
+    address, path = endpoint.split("//")[1].split("/", 1)
+    host, port = address.split(":")
     started = time.monotonic()
     with socket.create_connection((host, int(port)), timeout=limit_s) as sock:
-        sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                     b"application/sparql-query\r\nContent-Length: 5\r\n\r\nASK")
+        sock.sendall(f"POST /{path} HTTP/1.1\r\nHost: x\r\nContent-Type: ".encode()
+                     + b"application/sparql-query\r\nContent-Length: 5\r\n\r\nASK")
         try:
             data = sock.recv(200)
         except socket.timeout:
@@ -99,6 +146,34 @@ def slow_body(endpoint: str, limit_s: float) -> str:
         return f"closed after {took:.1f} s"
     status = data.split(b"\r\n")[0].decode(errors="replace")
     return f"{status} after {took:.1f} s"
+
+
+def rsgi_probe(workdir: Path) -> list[str]:
+    """Run the RSGI probe app under granian and return what it and the client saw."""
+    notes = workdir / "rsgi-probe.txt"
+    (workdir / "rsgi_probe.py").write_text(RSGI_PROBE % (str(notes), STREAM_MIB))
+    port = servers.free_port()
+    cmd = [str(VENV_BIN / "granian"), "--interface", "rsgi", "--host", servers.LOOPBACK,
+           "--port", str(port), "--workers", "1", "--no-ws", "--working-dir", str(workdir),
+           "rsgi_probe:app"]
+    seen = []
+    started: list = []
+    with servers.serving(cmd, f"http://{servers.LOOPBACK}:{port}/body", workdir / "rsgi.log",
+                         60, started):
+        seen.append("body that never arrives, cut by the app at 3 s: "
+                    + slow_body(f"http://{servers.LOOPBACK}:{port}/body", 15))
+        with socket.create_connection((servers.LOOPBACK, port)) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")     # and read nothing
+            time.sleep(5)
+            rss = sum(servers.tree_rss(started[0].pid).values())
+            seen.append(f"a client that reads nothing of a {STREAM_MIB} MiB answer: granian's "
+                        f"processes hold {rss / 2**20:.0f} MiB after 5 s")
+        with socket.create_connection((servers.LOOPBACK, port)) as sock:
+            sock.sendall(b"GET /gone HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.5)
+        time.sleep(1)
+    return seen + (notes.read_text().splitlines() if notes.exists() else [])
 
 
 def main() -> None:
@@ -132,6 +207,7 @@ def main() -> None:
                                       f"{m.non2xx} non-2xx", flush=True)
                     if name != "oxigraph" and name not in bounds:
                         bounds[name] = slow_body(endpoint, 2 * args.timeout + 5)
+        rsgi = rsgi_probe(workdir)
     print(f"\ncheap query ({CHEAP!r}), wrk, median of {args.rounds} round(s) x "
           f"{args.duration:g} s; ratio against the Oxigraph server on the same store\n")
     print("| case | conc. | gunicorn req/s | granian req/s | Oxigraph req/s | gunicorn × | "
@@ -147,6 +223,10 @@ def main() -> None:
           f"{args.timeout:g} s):")
     for name, what in bounds.items():
         print(f"  {name}: {what}")
+
+    print("\ngranian's RSGI interface (the probe app):")
+    for line in rsgi:
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
