@@ -1,8 +1,10 @@
 """Serving the app with gunicorn (a production WSGI server), configured from :class:`Settings`.
 
-The worker class is gunicorn's threaded worker with one change: each request's socket gets a
-timeout as soon as the worker starts reading it, so a client that sends its headers a byte at a
-time cannot hold a thread, and :mod:`.bounds` learns when the request began.
+The worker class is gunicorn's threaded worker with two changes: a request arrives whole in the
+worker's event loop before a thread takes it (:mod:`.arrival`), so that clients that send half a
+request hold no thread; and the thread's socket gets the request timeout, so that what
+:mod:`.arrival` hands over early (a body over its limit, a request h11 refuses) is still bounded,
+and :mod:`.bounds` learns when the request began.
 
 glibc's malloc gives each new thread an arena of its own, up to eight per core, and each arena
 keeps the freed answers of its thread: the master limits them to ``MALLOC_ARENAS`` before it
@@ -14,16 +16,21 @@ from __future__ import annotations
 import ctypes
 import errno
 import logging
+import selectors
 import sys
 import time
+from collections import OrderedDict
+from functools import partial
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from tdkg.settings import Settings
 
+from .arrival import READ_SIZE, Arrival, timeout_answer
 from .bounds import STARTED
 
+log = logging.getLogger("tdkg.access")
 ACCESS_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: seconds a request may take to arrive; set from the settings before gunicorn forks workers
 REQUEST_TIMEOUT = 30.0
@@ -42,25 +49,115 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 
 
 class BoundedConn(TConn):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.arrival: Arrival | None = None      # the request arriving, in the event loop
+        self.early = b""                        # what arrived of it, for gunicorn's parser
+        self.began: float | None = None
+
     def init(self) -> None:
         super().init()
         self.sock.settimeout(REQUEST_TIMEOUT)
-        STARTED[self.sock] = time.monotonic()
+        STARTED[self.sock] = self.began if self.began is not None else time.monotonic()
+        self.began = None
+        if self.early:
+            self.parser.unreader.unread(self.early)
+            self.early = b""
 
 
 class BoundedThreadWorker(ThreadWorker):
-    """gunicorn's ``gthread`` worker, with :class:`BoundedConn` connections."""
+    """gunicorn's ``gthread`` worker: requests arrive whole before a thread takes them
+    (:mod:`.arrival`), on :class:`BoundedConn` connections."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # connections whose request is arriving, in the order of their deadlines
+        self.arriving: OrderedDict[BoundedConn, Arrival] = OrderedDict()
 
     def accept(self, listener) -> None:
         try:
             client_sock, client_addr = listener.accept()
-            self.nr_conns += 1
-            client_sock.setblocking(True)
-            conn = BoundedConn(self.cfg, client_sock, client_addr, listener.getsockname())
-            self.enqueue_req(conn)
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
+            return
+        self.nr_conns += 1
+        self.await_request(BoundedConn(self.cfg, client_sock, client_addr,
+                                       listener.getsockname()))
+
+    def on_client_socket_readable(self, conn, client) -> None:
+        """A kept-alive connection's next request begins to arrive."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self.await_request(conn)
+
+    def await_request(self, conn: BoundedConn) -> None:
+        """Read ``conn``'s request as it arrives; a thread takes it once it is whole."""
+        now = time.monotonic()
+        conn.arrival = Arrival(now + REQUEST_TIMEOUT, now)
+        # a kept-alive connection is readable already, and a new one often is: most requests
+        # are whole at the first read and never wait in the poller
+        if self.read_arrival(conn) is None:
+            self.arriving[conn] = conn.arrival
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_arrival, conn))
+
+    def on_arrival(self, conn: BoundedConn, sock) -> None:
+        if self.read_arrival(conn) is not None:
+            self.poller.unregister(sock)
+            del self.arriving[conn]
+
+    def read_arrival(self, conn: BoundedConn) -> bool | None:
+        """Read what has arrived: True when a thread took the request, False when the
+        connection was closed, None while the rest is awaited."""
+        try:
+            chunk = conn.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.close_arriving(conn)
+            return False
+        if not conn.arrival.feed(chunk):
+            return None
+        conn.early, conn.began = bytes(conn.arrival.data), conn.arrival.began
+        conn.arrival = None
+        conn.data_ready = True
+        self.enqueue_req(conn)
+        return True
+
+    def close_arriving(self, conn: BoundedConn, answer: bytes = b"") -> None:
+        """Stop waiting for ``conn``'s request: send ``answer`` (if the socket takes it at
+        once) and close the connection."""
+        conn.arrival = None
+        self.nr_conns -= 1
+        if answer:
+            try:
+                conn.sock.send(answer)
+            except OSError:
+                pass
+        conn.close()
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        if self.arriving:       # wake up for the first deadline, not up to a second late
+            first = next(iter(self.arriving.values())).deadline
+            timeout = max(0.0, min(timeout, first - time.monotonic()))
+        super().wait_for_and_dispatch_events(timeout)
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        while self.arriving:
+            conn, arrival = next(iter(self.arriving.items()))
+            if arrival.deadline > now:
+                break
+            self.poller.unregister(conn.sock)
+            del self.arriving[conn]
+            if arrival.head:
+                log.info("%s %s %s 408 %.1fms the request body did not arrive",
+                         conn.client[0] if conn.client else "-", arrival.method, arrival.target,
+                         (now - arrival.began) * 1000)
+            self.close_arriving(conn, timeout_answer() if arrival.head else b"")
 
 
 class GunicornApp(BaseApplication):
