@@ -71,7 +71,10 @@ class BoundedThreadWorker(ThreadWorker):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # connections whose request is arriving, in the order of their deadlines
+        # new connections that have sent nothing yet (closed after the keep-alive time), and
+        # connections whose request is arriving (cut at the request timeout); each in the
+        # order of its deadlines
+        self.idle: OrderedDict[BoundedConn, Arrival] = OrderedDict()
         self.arriving: OrderedDict[BoundedConn, Arrival] = OrderedDict()
 
     def accept(self, listener) -> None:
@@ -94,17 +97,29 @@ class BoundedThreadWorker(ThreadWorker):
     def await_request(self, conn: BoundedConn) -> None:
         """Read ``conn``'s request as it arrives; a thread takes it once it is whole."""
         now = time.monotonic()
-        conn.arrival = Arrival(now + REQUEST_TIMEOUT, now)
+        conn.arrival = arrival = Arrival(now + REQUEST_TIMEOUT, now)
         # a kept-alive connection is readable already, and a new one often is: most requests
         # are whole at the first read and never wait in the poller
         if self.read_arrival(conn) is None:
-            self.arriving[conn] = conn.arrival
+            if arrival.data:
+                self.arriving[conn] = arrival
+            else:
+                arrival.deadline = now + min(self.cfg.keepalive or REQUEST_TIMEOUT,
+                                             REQUEST_TIMEOUT)
+                self.idle[conn] = arrival
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_arrival, conn))
 
     def on_arrival(self, conn: BoundedConn, sock) -> None:
+        arrival = conn.arrival
+        was_idle = not arrival.data
         if self.read_arrival(conn) is not None:
             self.poller.unregister(sock)
-            del self.arriving[conn]
+            del (self.idle if was_idle else self.arriving)[conn]
+        elif was_idle and arrival.data:         # its first bytes: the request's clock starts
+            del self.idle[conn]
+            arrival.began = time.monotonic()
+            arrival.deadline = arrival.began + REQUEST_TIMEOUT
+            self.arriving[conn] = arrival
 
     def read_arrival(self, conn: BoundedConn) -> bool | None:
         """Read what has arrived: True when a thread took the request, False when the
@@ -139,25 +154,29 @@ class BoundedThreadWorker(ThreadWorker):
         conn.close()
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        if self.arriving:       # wake up for the first deadline, not up to a second late
-            first = next(iter(self.arriving.values())).deadline
-            timeout = max(0.0, min(timeout, first - time.monotonic()))
+        # wake up for the first deadline, not up to a second late
+        for waiting in (self.idle, self.arriving):
+            if waiting:
+                first = next(iter(waiting.values())).deadline
+                timeout = max(0.0, min(timeout, first - time.monotonic()))
         super().wait_for_and_dispatch_events(timeout)
 
     def murder_pending(self) -> None:
         super().murder_pending()
         now = time.monotonic()
-        while self.arriving:
-            conn, arrival = next(iter(self.arriving.items()))
-            if arrival.deadline > now:
-                break
-            self.poller.unregister(conn.sock)
-            del self.arriving[conn]
-            if arrival.head:
-                log.info("%s %s %s 408 %.1fms the request body did not arrive",
-                         conn.client[0] if conn.client else "-", arrival.method, arrival.target,
-                         (now - arrival.began) * 1000)
-            self.close_arriving(conn, timeout_answer() if arrival.head else b"")
+        for waiting in (self.idle, self.arriving):
+            while waiting:
+                conn, arrival = next(iter(waiting.items()))
+                # a stopping worker does not wait for connections that have sent nothing
+                if arrival.deadline > now and (self.alive or waiting is not self.idle):
+                    break
+                self.poller.unregister(conn.sock)
+                del waiting[conn]
+                if arrival.head:
+                    log.info("%s %s %s 408 %.1fms the request body did not arrive",
+                             conn.client[0] if conn.client else "-", arrival.method,
+                             arrival.target, (now - arrival.began) * 1000)
+                self.close_arriving(conn, timeout_answer() if arrival.head else b"")
 
 
 class GunicornApp(BaseApplication):

@@ -309,6 +309,31 @@ def test_half_sent_requests_wait_in_the_event_loop_not_in_threads(scratch_state)
             sock.close()
 
 
+def test_connections_that_send_nothing_hold_no_thread_and_close_after_the_keepalive(
+        scratch_state):
+    """Connections opened and left silent (as browsers open spare ones) wait in the event loop
+    and are closed after the keep-alive time (5 s), not the request timeout; a stopping server
+    does not wait for them."""
+    server = Server(scratch_state, "--timeout", "30", "--threads", "2", "--workers", "1")
+    silent = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(6)]
+    try:
+        time.sleep(0.3)
+        assert server.ask(ASK)
+        started = time.monotonic()
+        assert wait_for(lambda: all(_closed(s) for s in silent), 20)
+        assert time.monotonic() - started < 15      # the keep-alive time, not the 30 s timeout
+        late = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]
+        silent += late
+        time.sleep(0.3)
+        stopping = time.monotonic()
+        server.stop()
+        assert time.monotonic() - stopping < 5      # gunicorn's grace is 5 s
+    finally:
+        server.stop()
+        for sock in silent:
+            sock.close()
+
+
 def _rest(sock: socket.socket, wait: float) -> bytes:
     """Everything the server sends on ``sock`` until it closes it (or ``wait`` s pass)."""
     sock.settimeout(wait)
