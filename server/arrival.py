@@ -8,7 +8,8 @@ timeout, and every other request waited that long: 9.5 s with ``--timeout 10``, 
 Here the worker's event loop reads what arrives, without a thread, until h11 (a grammar-exact
 HTTP/1.1 parser) says the request is complete: its head and its whole body, or its head alone when
 the client waits for ``100 Continue``. Only then does a thread take the connection, and gunicorn's
-own parser reads the bytes already received (:mod:`.runner`). A request that is not complete
+own parser reads the bytes already received (:mod:`.runner`); a request pipelined behind another
+arrives the same way. A request that is not complete
 within the timeout is cut in the event loop: a ``408`` when its head came and its body did not,
 the connection closed when not even its head came.
 

@@ -94,6 +94,27 @@ class BoundedThreadWorker(ThreadWorker):
         self.keepalived_conns.remove(conn)
         self.await_request(conn)
 
+    def finish_request(self, conn, fs) -> None:
+        """As gunicorn's, except that the next request of a kept-alive connection that the client
+        sent along with the last one (pipelined) arrives in the event loop too: gunicorn would
+        hand it to a thread at once, and half of it would hold that thread."""
+        try:
+            keep = not fs.cancelled() and fs.result() is True
+        except Exception:       # noqa: BLE001 - gunicorn's own finish_request deals with it
+            keep = False
+        if not (keep and self.alive and conn.parser is not None
+                and conn.parser.unreader.buf.getvalue()):
+            return super().finish_request(conn, fs)
+        sent = conn.parser.unreader.take_buffered()
+        now = time.monotonic()
+        conn.arrival = arrival = Arrival(now + REQUEST_TIMEOUT, now)
+        conn.sock.setblocking(False)
+        if arrival.feed(sent):
+            self.hand_over(conn)
+        else:
+            self.arriving[conn] = arrival
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_arrival, conn))
+
     def await_request(self, conn: BoundedConn) -> None:
         """Read ``conn``'s request as it arrives; a thread takes it once it is whole."""
         now = time.monotonic()
@@ -135,11 +156,15 @@ class BoundedThreadWorker(ThreadWorker):
             return False
         if not conn.arrival.feed(chunk):
             return None
+        self.hand_over(conn)
+        return True
+
+    def hand_over(self, conn: BoundedConn) -> None:
+        """A thread takes ``conn``'s request, which has arrived; gunicorn's parser reads it."""
         conn.early, conn.began = bytes(conn.arrival.data), conn.arrival.began
         conn.arrival = None
         conn.data_ready = True
         self.enqueue_req(conn)
-        return True
 
     def close_arriving(self, conn: BoundedConn, answer: bytes = b"") -> None:
         """Stop waiting for ``conn``'s request: send ``answer`` (if the socket takes it at

@@ -283,10 +283,14 @@ def test_half_sent_requests_wait_in_the_event_loop_not_in_threads(scratch_state)
     try:
         heads = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
         bodies = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
+        # a whole request with half of the next one behind it, on one connection (pipelined)
+        behind = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]
         for sock in heads:
             sock.sendall(HALF_HEAD)
         for sock in bodies:
             sock.sendall(HALF_BODY)
+        for sock in behind:
+            sock.sendall(b"GET /sparql?query=ASK%20%7B%7D HTTP/1.1\r\nHost: x\r\n\r\n" + HALF_BODY)
         time.sleep(0.5)
         started = time.monotonic()
         for _ in range(3):
@@ -300,12 +304,15 @@ def test_half_sent_requests_wait_in_the_event_loop_not_in_threads(scratch_state)
             assert error["type"] == "request-timeout" and "did not arrive" in error["message"]
         for sock in heads:
             assert _rest(sock, 15) == b""
+        for sock in behind:
+            answers = _rest(sock, 15)
+            assert answers.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in answers
         assert time.monotonic() - started < 6 + 3
-        assert server.output().count("POST /sparql 408") == 5
+        assert server.output().count("POST /sparql 408") == 5 + 3
         assert server.ask(ASK)
     finally:
         server.stop()
-        for sock in heads + bodies:
+        for sock in heads + bodies + behind:
             sock.close()
 
 
