@@ -9,15 +9,17 @@ Here the worker's event loop reads what arrives, without a thread, until h11 (a 
 HTTP/1.1 parser) says the request is complete: its head and its whole body, or its head alone when
 the client waits for ``100 Continue``. Only then does a thread take the connection, and gunicorn's
 own parser reads the bytes already received (:mod:`.runner`); a request pipelined behind another
-arrives the same way. A request that is not complete
-within the timeout is cut in the event loop: a ``408`` when its head came and its body did not,
-the connection closed when not even its head came.
+arrives the same way. A request that is not complete within the timeout is cut in the event loop:
+a ``408`` when its head came and its body did not, the connection closed when not even its head
+came.
 
 h11 only decides when to hand over. What it cannot read (a malformed request, a head over its
 size limit, HTTP/2) goes to a thread at once, as before: gunicorn answers it (400, 414, 431), and
-the thread's socket timeout still bounds it. A body larger than :data:`ARRIVAL_LIMIT` goes to a
-thread once that much has arrived, so that what the loop holds per connection stays small
-(gunicorn's ``worker_connections`` bounds the connections).
+the thread's socket timeout still bounds it. So does a request whose declared body is over the
+limit of one request (``max_body`` and a head), which the endpoint refuses (413) without
+reading it. The bytes the loop holds are bounded per request by that limit, and in all by
+:data:`BUDGET`: past it, a request goes to a thread as soon as it has sent anything, as before
+(holding a thread then takes a client more than the budget's worth of unfinished bodies).
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ import json
 
 import h11
 
-#: bytes of one request held in the event loop before a thread takes it anyway
-ARRIVAL_LIMIT = 64 * 1024
+#: bytes of unfinished requests the event loop holds in all, before it hands requests to
+#: threads unfinished (see above)
+BUDGET = 64 * 1024 * 1024
 #: one read from a socket in the event loop
 READ_SIZE = 64 * 1024
 #: largest request head h11 reads (gunicorn's own limits, 8190 bytes a line, come after it)
@@ -56,6 +59,14 @@ def _whole_without_body(data: bytearray) -> bool:
         and b"expect" not in head
 
 
+def _declared_length(headers) -> int:
+    """The Content-Length h11 read (0 when there is none)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value)
+    return 0
+
+
 class Arrival:
     """What has arrived of one request, and when it must be complete."""
 
@@ -68,10 +79,11 @@ class Arrival:
         self.head = False           # h11 has read the request's head
         self.method = self.target = ""
 
-    def feed(self, chunk: bytes) -> bool:
-        """Add ``chunk``; whether a thread should take the request now."""
+    def feed(self, chunk: bytes, limit: int) -> bool:
+        """Add ``chunk``; whether a thread should take the request now (``limit``: the bytes
+        of one request, head and body, that may wait here)."""
         self.data += chunk
-        if len(self.data) > ARRIVAL_LIMIT or (not self.head and _whole_without_body(self.data)):
+        if len(self.data) > limit or (not self.head and _whole_without_body(self.data)):
             return True
         try:
             self.parser.receive_data(chunk)
@@ -85,6 +97,8 @@ class Arrival:
                     self.target = event.target.decode("ascii", "replace")[:200]
                     if self.parser.they_are_waiting_for_100_continue:
                         return True     # gunicorn sends 100 Continue when the app reads
+                    if _declared_length(event.headers) > limit:
+                        return True     # refused (413) without being read
                 elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                     return True
         except h11.RemoteProtocolError:

@@ -27,13 +27,15 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from tdkg.settings import Settings
 
-from .arrival import READ_SIZE, Arrival, timeout_answer
+from .arrival import BUDGET, HEAD_LIMIT, READ_SIZE, Arrival, timeout_answer
 from .bounds import STARTED
 
 log = logging.getLogger("tdkg.access")
 ACCESS_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: seconds a request may take to arrive; set from the settings before gunicorn forks workers
 REQUEST_TIMEOUT = 30.0
+#: bytes of one request (head and body) that may arrive before a thread takes it; likewise
+ARRIVAL_LIMIT = 1024 * 1024 + HEAD_LIMIT
 #: glibc malloc arenas of an HTTP worker's threads (glibc's own limit: 8 per core)
 MALLOC_ARENAS = 2
 M_ARENA_MAX = -8                    # mallopt's parameter number, from glibc's malloc.h
@@ -76,6 +78,7 @@ class BoundedThreadWorker(ThreadWorker):
         # order of its deadlines
         self.idle: OrderedDict[BoundedConn, Arrival] = OrderedDict()
         self.arriving: OrderedDict[BoundedConn, Arrival] = OrderedDict()
+        self.held = 0       # bytes of unfinished requests in the loop (arrival.BUDGET)
 
     def accept(self, listener) -> None:
         try:
@@ -109,7 +112,8 @@ class BoundedThreadWorker(ThreadWorker):
         now = time.monotonic()
         conn.arrival = arrival = Arrival(now + REQUEST_TIMEOUT, now)
         conn.sock.setblocking(False)
-        if arrival.feed(sent):
+        self.held += len(sent)
+        if arrival.feed(sent, ARRIVAL_LIMIT) or self.held > BUDGET:
             self.hand_over(conn)
         else:
             self.arriving[conn] = arrival
@@ -154,13 +158,16 @@ class BoundedThreadWorker(ThreadWorker):
         if not chunk:
             self.close_arriving(conn)
             return False
-        if not conn.arrival.feed(chunk):
+        self.held += len(chunk)
+        if not conn.arrival.feed(chunk, ARRIVAL_LIMIT) and self.held <= BUDGET:
             return None
         self.hand_over(conn)
         return True
 
     def hand_over(self, conn: BoundedConn) -> None:
-        """A thread takes ``conn``'s request, which has arrived; gunicorn's parser reads it."""
+        """A thread takes ``conn``'s request, which has arrived (or may not wait here longer);
+        gunicorn's parser reads it."""
+        self.held -= len(conn.arrival.data)
         conn.early, conn.began = bytes(conn.arrival.data), conn.arrival.began
         conn.arrival = None
         conn.data_ready = True
@@ -169,6 +176,7 @@ class BoundedThreadWorker(ThreadWorker):
     def close_arriving(self, conn: BoundedConn, answer: bytes = b"") -> None:
         """Stop waiting for ``conn``'s request: send ``answer`` (if the socket takes it at
         once) and close the connection."""
+        self.held -= len(conn.arrival.data)
         conn.arrival = None
         self.nr_conns -= 1
         if answer:
@@ -210,9 +218,10 @@ class GunicornApp(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
-        global REQUEST_TIMEOUT
+        global REQUEST_TIMEOUT, ARRIVAL_LIMIT
         s = self.settings
         REQUEST_TIMEOUT = s.timeout
+        ARRIVAL_LIMIT = s.max_body + HEAD_LIMIT
         options = {
             "bind": f"{s.host}:{s.port}", "workers": s.http_workers, "threads": s.threads,
             "worker_class": f"{__name__}.BoundedThreadWorker", "timeout": int(s.timeout) + 30,

@@ -291,6 +291,12 @@ def test_half_sent_requests_wait_in_the_event_loop_not_in_threads(scratch_state)
             sock.sendall(HALF_BODY)
         for sock in behind:
             sock.sendall(b"GET /sparql?query=ASK%20%7B%7D HTTP/1.1\r\nHost: x\r\n\r\n" + HALF_BODY)
+        # and a large body (under the 1 MiB limit) that stops a fifth of the way
+        large = socket.create_connection(("127.0.0.1", server.port))
+        large.sendall(b"PUT /rdf-graph-store?default HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/n-triples\r\nContent-Length: 500000\r\n\r\n"
+                      + b"#" * 100_000)
+        behind.append(large)
         time.sleep(0.5)
         started = time.monotonic()
         for _ in range(3):
@@ -304,11 +310,13 @@ def test_half_sent_requests_wait_in_the_event_loop_not_in_threads(scratch_state)
             assert error["type"] == "request-timeout" and "did not arrive" in error["message"]
         for sock in heads:
             assert _rest(sock, 15) == b""
-        for sock in behind:
+        for sock in behind[:3]:
             answers = _rest(sock, 15)
             assert answers.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in answers
+        assert _rest(large, 15).startswith(b"HTTP/1.1 408")
         assert time.monotonic() - started < 6 + 3
         assert server.output().count("POST /sparql 408") == 5 + 3
+        assert server.output().count("PUT /rdf-graph-store?default 408") == 1
         assert server.ask(ASK)
     finally:
         server.stop()
@@ -356,7 +364,8 @@ def _rest(sock: socket.socket, wait: float) -> bytes:
 def test_requests_that_arrive_in_pieces_or_together_are_answered(server):
     """What the event loop reads before a thread takes a request reaches gunicorn's parser
     whole: a request sent a few bytes at a time, two pipelined on one connection, a body sent
-    after `Expect: 100-continue`, a chunked body, and a body larger than the loop holds."""
+    after `Expect: 100-continue`, a chunked body, a large body, and one declared over the
+    limit."""
     query = b"ASK { ?s ?p ?o }"
     with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
         request = (b"POST /sparql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
@@ -380,10 +389,15 @@ def test_requests_that_arrive_in_pieces_or_together_are_answered(server):
                b"Content-Type: application/sparql-query\r\nTransfer-Encoding: chunked\r\n\r\n"
                + f"{len(query):x}".encode() + b"\r\n" + query + b"\r\n0\r\n\r\n")
     assert raw(server, chunked).startswith(b"HTTP/1.1 200")
-    # over what the loop holds (64 KiB): a thread takes it early and reads the rest; the endpoint
-    # answers, here that the query is over its own limit
+    # a large body arrives whole too, and the endpoint answers (here: over the query limit)
     response = post(server, "# " + "x" * (200 * 1024) + "\nASK { ?s ?p ?o }")
     assert response.status_code == 413 and error_type(response) == "query-too-large"
+    # a body declared over the request limit (1 MiB) goes to a thread at once and is refused
+    # unread, without waiting for the timeout
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     b"Content-Type: application/sparql-query\r\nContent-Length: 5000000\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 413")
 
 
 def _closed(sock: socket.socket) -> bool:
