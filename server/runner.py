@@ -29,6 +29,7 @@ from tdkg.settings import Settings
 
 from .arrival import BUDGET, HEAD_LIMIT, READ_SIZE, Arrival, timeout_answer
 from .bounds import STARTED
+from .outbox import Budget, Outbox
 
 log = logging.getLogger("tdkg.access")
 ACCESS_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -36,6 +37,8 @@ ACCESS_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REQUEST_TIMEOUT = 30.0
 #: bytes of one request (head and body) that may arrive before a thread takes it; likewise
 ARRIVAL_LIMIT = 1024 * 1024 + HEAD_LIMIT
+#: what the outboxes of this (forked) worker hold (see .outbox)
+OUTBOXES = Budget()
 #: glibc malloc arenas of an HTTP worker's threads (glibc's own limit: 8 per core)
 MALLOC_ARENAS = 2
 M_ARENA_MAX = -8                    # mallopt's parameter number, from glibc's malloc.h
@@ -59,6 +62,8 @@ class BoundedConn(TConn):
 
     def init(self) -> None:
         super().init()
+        if not isinstance(self.sock, Outbox):
+            self.sock = Outbox(self.sock, OUTBOXES)     # answers leave from the event loop
         self.sock.settimeout(REQUEST_TIMEOUT)
         STARTED[self.sock] = self.began if self.began is not None else time.monotonic()
         self.began = None
@@ -79,6 +84,9 @@ class BoundedThreadWorker(ThreadWorker):
         self.idle: OrderedDict[BoundedConn, Arrival] = OrderedDict()
         self.arriving: OrderedDict[BoundedConn, Arrival] = OrderedDict()
         self.held = 0       # bytes of unfinished requests in the loop (arrival.BUDGET)
+        # connections whose answer is still being sent (.outbox), with their finished request,
+        # in the order of their deadlines
+        self.sending: OrderedDict[BoundedConn, tuple[float, object]] = OrderedDict()
 
     def accept(self, listener) -> None:
         try:
@@ -101,6 +109,10 @@ class BoundedThreadWorker(ThreadWorker):
         """As gunicorn's, except that the next request of a kept-alive connection that the client
         sent along with the last one (pipelined) arrives in the event loop too: gunicorn would
         hand it to a thread at once, and half of it would hold that thread."""
+        if isinstance(conn.sock, Outbox) and conn.sock.waiting and conn not in self.sending:
+            self.sending[conn] = (time.monotonic() + REQUEST_TIMEOUT, fs)
+            self.poller.register(conn.sock, selectors.EVENT_WRITE, partial(self.on_writable, conn))
+            return None
         try:
             keep = not fs.cancelled() and fs.result() is True
         except Exception:       # noqa: BLE001 - gunicorn's own finish_request deals with it
@@ -118,6 +130,27 @@ class BoundedThreadWorker(ThreadWorker):
         else:
             self.arriving[conn] = arrival
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_arrival, conn))
+
+    def on_writable(self, conn: BoundedConn, sock) -> None:
+        """Send more of an answer that waits in its outbox; once it is all sent, finish the
+        request as gunicorn would."""
+        try:
+            done = conn.sock.send_waiting()
+        except OSError:
+            self.stop_sending(conn)
+            return
+        if done:
+            self.poller.unregister(sock)
+            _, fs = self.sending.pop(conn)
+            self.finish_request(conn, fs)
+
+    def stop_sending(self, conn: BoundedConn) -> None:
+        """Give up an answer the client has not taken: close the connection."""
+        self.poller.unregister(conn.sock)
+        del self.sending[conn]
+        conn.sock.drop()
+        self.nr_conns -= 1
+        conn.close()
 
     def await_request(self, conn: BoundedConn) -> None:
         """Read ``conn``'s request as it arrives; a thread takes it once it is whole."""
@@ -192,6 +225,9 @@ class BoundedThreadWorker(ThreadWorker):
             if waiting:
                 first = next(iter(waiting.values())).deadline
                 timeout = max(0.0, min(timeout, first - time.monotonic()))
+        if self.sending:
+            first = next(iter(self.sending.values()))[0]
+            timeout = max(0.0, min(timeout, first - time.monotonic()))
         super().wait_for_and_dispatch_events(timeout)
 
     def murder_pending(self) -> None:
@@ -210,6 +246,13 @@ class BoundedThreadWorker(ThreadWorker):
                              conn.client[0] if conn.client else "-", arrival.method,
                              arrival.target, (now - arrival.began) * 1000)
                 self.close_arriving(conn, timeout_answer() if arrival.head else b"")
+        while self.sending:
+            conn, (deadline, _) = next(iter(self.sending.items()))
+            if deadline > now:
+                break
+            log.info("%s answer not taken within %.0f s: connection closed",
+                     conn.client[0] if conn.client else "-", REQUEST_TIMEOUT)
+            self.stop_sending(conn)
 
 
 class GunicornApp(BaseApplication):

@@ -349,6 +349,42 @@ def test_connections_that_send_nothing_hold_no_thread_and_close_after_the_keepal
             sock.close()
 
 
+def test_clients_that_stop_reading_hold_no_thread(scratch_state):
+    """Two clients ask a two-thread worker for a large answer (CSV, about 20 MB) and read
+    nothing. Before, each held a thread until the write timed out, and a query sent meanwhile got
+    503 at its deadline; now the answers wait in the event loop, the query is answered at once,
+    and an answer not taken within the timeout is cut (with a log line)."""
+    server = Server(scratch_state, "--timeout", "8", "--threads", "2", "--workers", "1",
+                    "--max-results", "100000")
+    big = ("SELECT * WHERE { ?s ?p ?o . ?s2 ?p2 ?o2 } LIMIT 100000")
+    request = (f"GET /sparql?query={requests.utils.quote(big)} HTTP/1.1\r\nHost: x\r\n"
+               "Accept: text/csv\r\n\r\n").encode()
+    readers = []
+    try:
+        for _ in range(2):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(request)
+            readers.append(sock)
+        # both answers made and handed to the outboxes (their log lines are written then)
+        assert wait_for(lambda: server.output().count("GET /sparql?query=SELECT") >= 2, 30)
+        started = time.monotonic()
+        assert server.ask(ASK)
+        assert time.monotonic() - started < 3        # no thread was held by the two readers
+        assert wait_for(lambda: server.output().count("answer not taken within 8 s") == 2, 15)
+        received = [len(_rest(sock, 20)) for sock in readers]
+        assert all(0 < size < 15_000_000 for size in received), received     # cut, not sent
+        response = requests.get(server.url + "/sparql", params={"query": big},
+                                headers={"Accept": "text/csv"}, timeout=60)
+        assert response.status_code == 200
+        assert len(response.content) > 15_000_000 and response.text.count("\n") == 100_001
+    finally:
+        server.stop()
+        for sock in readers:
+            sock.close()
+
+
 def _rest(sock: socket.socket, wait: float) -> bytes:
     """Everything the server sends on ``sock`` until it closes it (or ``wait`` s pass)."""
     sock.settimeout(wait)
