@@ -1,10 +1,15 @@
 """Serving the app with gunicorn (a production WSGI server), configured from :class:`Settings`.
 
-The worker class is gunicorn's threaded worker with two changes: a request arrives whole in the
-worker's event loop before a thread takes it (:mod:`.arrival`), so that clients that send half a
-request hold no thread; and the thread's socket gets the request timeout, so that what
-:mod:`.arrival` hands over early (a body over its limit, a request h11 refuses) is still bounded,
-and :mod:`.bounds` learns when the request began.
+The worker class is gunicorn's threaded worker with three changes, so that no client holds a
+thread longer than its request needs:
+
+* a request arrives whole in the worker's event loop before a thread takes it (:mod:`.arrival`):
+  clients that send half a request hold no thread;
+* an answer leaves from the event loop (:mod:`.outbox`): clients that stop reading hold no
+  thread either;
+* the thread's socket gets the request timeout, so that what either hands to a thread unfinished
+  (a body over its limit, a request h11 refuses, an answer over the outboxes' budget) is still
+  bounded; and :mod:`.bounds` learns when the request began.
 
 glibc's malloc gives each new thread an arena of its own, up to eight per core, and each arena
 keeps the freed answers of its thread: the master limits them to ``MALLOC_ARENAS`` before it
