@@ -219,12 +219,18 @@ def test_long_chains_never_crash_a_worker(hostile_text_server, text):
 def raw(server: Server, data: bytes, wait: float = 15) -> bytes:
     with socket.create_connection(("127.0.0.1", server.port), timeout=wait) as sock:
         sock.sendall(data)
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except (socket.timeout, ConnectionResetError):
-            pass
+        return _rest(sock, wait)
+
+
+def _rest(sock: socket.socket, wait: float) -> bytes:
+    """Everything the server sends on ``sock`` until it closes it (or ``wait`` s pass)."""
+    sock.settimeout(wait)
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except (socket.timeout, ConnectionResetError):
+        pass
     return b"".join(chunks)
 
 
@@ -383,18 +389,6 @@ def test_clients_that_stop_reading_hold_no_thread(scratch_state):
         server.stop()
         for sock in readers:
             sock.close()
-
-
-def _rest(sock: socket.socket, wait: float) -> bytes:
-    """Everything the server sends on ``sock`` until it closes it (or ``wait`` s pass)."""
-    sock.settimeout(wait)
-    chunks = []
-    try:
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    except (socket.timeout, ConnectionResetError):
-        pass
-    return b"".join(chunks)
 
 
 def test_requests_that_arrive_in_pieces_or_together_are_answered(server):
