@@ -115,9 +115,13 @@ class BoundedThreadWorker(ThreadWorker):
         sent along with the last one (pipelined) arrives in the event loop too: gunicorn would
         hand it to a thread at once, and half of it would hold that thread."""
         if isinstance(conn.sock, Outbox) and conn.sock.waiting and conn not in self.sending:
-            self.sending[conn] = (time.monotonic() + REQUEST_TIMEOUT, fs)
-            self.poller.register(conn.sock, selectors.EVENT_WRITE, partial(self.on_writable, conn))
-            return None
+            if conn.sock.fileno() < 0:      # the thread closed it (an error mid-answer)
+                conn.sock.drop()
+            else:
+                self.sending[conn] = (time.monotonic() + REQUEST_TIMEOUT, fs)
+                self.poller.register(conn.sock, selectors.EVENT_WRITE,
+                                     partial(self.on_writable, conn))
+                return None
         try:
             keep = not fs.cancelled() and fs.result() is True
         except Exception:       # noqa: BLE001 - gunicorn's own finish_request deals with it
@@ -222,6 +226,8 @@ class BoundedThreadWorker(ThreadWorker):
                 conn.sock.send(answer)
             except OSError:
                 pass
+        if isinstance(conn.sock, Outbox):
+            conn.sock.drop()                # what the socket did not take at once
         conn.close()
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
